@@ -1,0 +1,248 @@
+"""Load, validate and freeze the configuration.
+
+The knobs, their types and defaults are the annotated names of the project's `config.py`.
+An experiment file (`configs/x.py`) assigns only what differs; it may name another base with
+`_base_ = "other.py"` (relative to itself). `--set key=value` overrides come last.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import functools
+import importlib.util
+import inspect
+import json
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from base.errors import UserError
+
+DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config.py"
+
+# Value rules beyond the type: knob -> (test, what the value must be).
+_RULES = {
+    "epochs": (lambda v: v >= 1, "at least 1"),
+    "batch_size": (lambda v: v >= 1, "at least 1"),
+    "inference_batch_size": (lambda v: v >= 1, "at least 1"),
+    "folds": (lambda v: v >= 2, "at least 2"),
+    "fold": (lambda v: v >= 0, "0 or more"),
+    "lr": (lambda v: v > 0, "greater than 0"),
+    "weight_decay": (lambda v: v >= 0, "0 or more"),
+    "warmup_epochs": (lambda v: v >= 0, "0 or more"),
+    "step_epochs": (lambda v: v >= 1, "at least 1"),
+    "patience": (lambda v: v >= 0, "0 or more"),
+    "num_workers": (lambda v: v >= -1, "-1 (auto) or 0 or more"),
+    "drop_rate": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "image_size": (lambda v: min(v) >= 16, "two sizes of at least 16 pixels"),
+    "demo_image_size": (lambda v: min(v) >= 32, "two sizes of at least 32 pixels"),
+    "demo_persons": (lambda v: v >= 10, "at least 10"),
+    "demo_eval_persons": (lambda v: v >= 1, "at least 1"),
+    "age_thresholds": (lambda v: 0 < v[0] < v[1] <= 120, "two increasing ages in 1..120"),
+    "std": (lambda v: min(v) > 0, "three numbers greater than 0"),
+}
+
+
+class Config(Mapping):
+    """A validated, read-only set of knobs; read them as attributes (`cfg.lr`)."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, knob: str) -> Any:
+        try:
+            return self._values[knob]
+        except KeyError:
+            raise AttributeError(knob) from None
+
+    def __setattr__(self, knob: str, value: Any) -> None:
+        raise AttributeError("Config is read-only; use cfg.replace(knob=value)")
+
+    def __getitem__(self, knob: str) -> Any:
+        return self._values[knob]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Config({self._values!r})"
+
+    def replace(self, **changes: Any) -> Config:
+        """A validated copy with some knobs changed."""
+        return build({**self._values, **changes}, source="replace()")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-friendly values (tuples become lists)."""
+        return json.loads(json.dumps(self._values))
+
+    def diff(self, other: Mapping[str, Any]) -> list[str]:
+        """Knobs whose values differ from `other`'s."""
+        mine, theirs = self.to_dict(), json.loads(json.dumps(dict(other)))
+        return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict[str, tuple[Any, Any]]:
+    """knob -> (type, default), read from the annotated names of config.py."""
+    module = _load_module(DEFAULTS_FILE)
+    hints = inspect.get_annotations(module, eval_str=True)
+    return {k: (t, getattr(module, k)) for k, t in hints.items() if not k.startswith("_")}
+
+
+def load(experiment: str | Path | None = None, overrides: Sequence[str] = (),
+         base: Mapping[str, Any] | None = None) -> Config:
+    """config.py (or `base`, e.g. a saved run's values), then the experiment file's changes,
+    then `key=value` overrides."""
+    values = {k: default for k, (_, default) in schema().items()}
+    values.update(base or {})
+    if experiment:
+        path = Path(experiment)
+        values.update(_experiment_values(path, seen=()))
+        if not values.get("name"):
+            values["name"] = path.stem
+    for item in overrides:
+        knob, sep, text = item.partition("=")
+        if not sep or not knob.strip():
+            raise UserError(f"--set {item!r}: write knob=value, e.g. --set lr=0.001")
+        values[knob.strip()] = _parse_value(text.strip())
+    return build(values, source="--set" if overrides else str(experiment or DEFAULTS_FILE))
+
+
+def from_dict(values: Mapping[str, Any], source: str) -> Config:
+    """A saved configuration (config.json, a checkpoint); knobs added since get their defaults."""
+    defaults = {k: default for k, (_, default) in schema().items()}
+    return build({**defaults, **values}, source=source)
+
+
+def build(values: Mapping[str, Any], source: str) -> Config:
+    """Check every knob's name, type and value; return the frozen Config."""
+    known = schema()
+    out = {}
+    for knob, value in values.items():
+        if knob not in known:
+            close = difflib.get_close_matches(knob, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see config.py for the knobs"
+            raise UserError(f"{source}: unknown config knob {knob!r}{hint}")
+        out[knob] = _coerce(knob, value, known[knob][0], source)
+        rule = _RULES.get(knob)
+        if rule and not rule[0](out[knob]):
+            raise UserError(f"{source}: config knob {knob!r} must be {rule[1]}, got {value!r}")
+    if out.get("fold", 0) >= out.get("folds", 1):
+        raise UserError(f"{source}: config knob 'fold' must be below folds={out['folds']}, got {out['fold']}")
+    return Config(out)
+
+
+def _experiment_values(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"experiment file {path} not found; pass a .py file such as configs/demo.py")
+    if path.resolve() in seen:
+        raise UserError(f"{path}: _base_ chain loops back to itself")
+    module = _load_module(path)
+    names = {k: getattr(module, k) for k in _assigned_names(path)}
+    base = names.pop("_base_", None)
+    values = {}
+    if base is not None and Path(base).resolve() != DEFAULTS_FILE:
+        values = _experiment_values((path.parent / base), seen + (path.resolve(),))
+    values.update({k: v for k, v in names.items() if not k.startswith("_")})
+    return values
+
+
+def _assigned_names(path: Path) -> list[str]:
+    """Names the file assigns at top level (imports and helpers inside functions are not knobs)."""
+    names = []
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        for target in targets:
+            names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return names
+
+
+def _load_module(path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_mask18_cfg_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # a typo in the user's Python file
+        raise UserError(f"{path}: cannot be read as Python ({type(err).__name__}: {err})") from None
+    return module
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word is a string: --set backbone=resnet34
+
+
+def _coerce(knob: str, value: Any, tp: Any, source: str) -> Any:
+    try:
+        return _convert(value, tp)
+    except (TypeError, ValueError):
+        raise UserError(f"{source}: config knob {knob!r} must be {_describe(tp)}, got {value!r}") from None
+
+
+def _convert(value: Any, tp: Any) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return value
+    if tp is type(None):
+        if value is None:
+            return None
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif origin is Literal:
+        if value in args:
+            return value
+    elif origin in (Union, types.UnionType):
+        for option in args:
+            try:
+                return _convert(value, option)
+            except (TypeError, ValueError):
+                pass
+    elif origin is tuple and isinstance(value, (list, tuple)):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0]) for v in value)
+        if len(value) == len(args):
+            return tuple(_convert(v, a) for v, a in zip(value, args, strict=True))
+    elif origin is list and isinstance(value, (list, tuple)):
+        return [_convert(v, args[0]) for v in value]
+    elif origin is dict and isinstance(value, Mapping):
+        return {_convert(k, args[0]): _convert(v, args[1]) for k, v in value.items()}
+    raise TypeError
+
+
+def _describe(tp: Any) -> str:
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0])}"
+        return f"{len(args)} values ({', '.join(_describe(a) for a in args)})"
+    if origin is list:
+        return f"a list of {_describe(args[0])}"
+    if origin is dict:
+        return f"a dict of {_describe(args[0])} to {_describe(args[1])}"
+    return {bool: "True or False", int: "an integer", float: "a number", str: "a string",
+            type(None): "None"}.get(tp, str(tp))

@@ -1,0 +1,42 @@
+"""Name -> class/function tables, so the config names things as strings."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from base.errors import UserError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """`@REG.register("name")` adds an entry; `REG.get(name)` fails with the known names."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def add(entry: T) -> T:
+            old = self._entries.get(name)
+            if old is not None and _qualname(old) != _qualname(entry):  # a reload may replace itself
+                raise ValueError(f"{self.kind} {name!r} is registered twice: {_qualname(old)}, {_qualname(entry)}")
+            self._entries[name] = entry
+            return entry
+
+        return add
+
+    def get(self, name: str) -> T:
+        if name not in self._entries:
+            raise UserError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._entries))}")
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+
+def _qualname(entry: object) -> str:
+    return f"{getattr(entry, '__module__', '?')}.{getattr(entry, '__qualname__', repr(entry))}"
