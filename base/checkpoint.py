@@ -1,0 +1,56 @@
+"""Checkpoint files: written atomically, read with `weights_only=True` (no code runs on load)."""
+from __future__ import annotations
+
+import pickle
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from base.atomic import torch_save
+from base.errors import UserError
+
+
+def save(path: Path, state: dict) -> None:
+    torch_save(path, state)
+
+
+def load(path: Path) -> dict:
+    if not Path(path).is_file():
+        raise UserError(f"{path}: checkpoint not found; train first (python train.py) or pick another run")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise UserError(f"{path}: refused, it holds more than weights and plain values ({str(err).splitlines()[0]}); "
+                        "only load checkpoints written by mask18") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise UserError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0]})") from None
+
+
+def rng_state() -> dict:
+    """Every random stream the next step depends on, as tensors and plain values."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                  "has_gauss": has_gauss, "cached": cached},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(_tuples(state["python"]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(value):
+    """random.setstate wants tuples where a save/load round trip may give lists."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

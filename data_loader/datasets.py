@@ -1,0 +1,48 @@
+"""Datasets over the image table: decoded RGB pictures through an albumentations pipeline."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from base.errors import UserError
+
+TARGET_COLUMNS = ("mask", "gender", "age_group")
+
+
+def read_rgb(file: str) -> np.ndarray:
+    """An image file as an RGB uint8 array (paths with any characters)."""
+    image = cv2.imdecode(np.fromfile(file, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserError(f"{file}: cannot be decoded as an image; replace or remove it")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class FaceDataset(Dataset):
+    """(image tensor, target) pairs; target = LongTensor([mask, gender, age_group]).
+
+    Without label columns (the eval set) the target is [-1, -1, -1].
+    """
+
+    def __init__(self, table: pd.DataFrame, transform: Callable):
+        self.files = table["file"].tolist()
+        if all(c in table for c in TARGET_COLUMNS):
+            self.targets = torch.as_tensor(table[list(TARGET_COLUMNS)].to_numpy(np.int64))
+        else:
+            self.targets = torch.full((len(table), 3), -1, dtype=torch.int64)
+        self.transform = transform
+
+    def reseed(self, seed: int) -> None:
+        """Restart the augmentation's random stream (called per worker and per epoch)."""
+        self.transform.set_random_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.transform(image=read_rgb(self.files[index]))["image"]
+        return image, self.targets[index]

@@ -1,0 +1,25 @@
+"""The competition's metric (macro F1 over the 18 classes) and its per-head views.
+
+Macro F1 averages over the classes present in the truth or the prediction, as scikit-learn
+and the competition's scorer do. Per-head F1 decodes the 18-class prediction, so it compares
+across trainers whatever their heads.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from data_loader.labels import decode
+
+
+def macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
+    return float(f1_score(truth, pred, average="macro", zero_division=0))
+
+
+def evaluate(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """f1, acc and f1_mask / f1_gender / f1_age of (N, 18) probabilities against 18-class labels."""
+    pred = probs.argmax(axis=1)
+    out = {"f1": macro_f1(labels, pred), "acc": float((pred == labels).mean())}
+    for name, t, p in zip(("mask", "gender", "age"), decode(labels), decode(pred), strict=True):
+        out[f"f1_{name}"] = macro_f1(t, p)
+    return out

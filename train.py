@@ -1,0 +1,62 @@
+"""Train a model on the competition layout (or the built-in demo data).
+
+    python train.py                                   # config.py as it is
+    python train.py --config configs/x.py --set lr=3e-4 --set epochs=20
+    python train.py --resume runs/x-20260101-120000   # continue a stopped run in its folder
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from base import config as config_lib
+from base.errors import UserError, exit_on_user_error
+from base.run_dir import newest
+from data_loader.transforms import PRESETS
+from trainer import get_trainer
+
+# Knobs a resumed run may change: they do not alter what the finished epochs mean.
+RESUMABLE = {"epochs", "patience", "num_workers", "device", "inference_batch_size", "checkpoint", "name"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", help="experiment file: the knobs that differ from config.py")
+    ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
+                    help="override one knob (repeatable), e.g. --set backbone=resnet34")
+    ap.add_argument("--resume", metavar="RUN_DIR",
+                    help="continue this run folder from its last.pt ('auto' = the newest run)")
+    ap.add_argument("--force", action="store_true", help="with --resume: accept changed knobs other than "
+                    + ", ".join(sorted(RESUMABLE)))
+    return ap.parse_args(argv)
+
+
+def resolve(args: argparse.Namespace) -> tuple[config_lib.Config, Path | None]:
+    """The configuration to train with, and the run folder to continue (None = a new run)."""
+    if not args.resume:
+        return config_lib.load(args.config, args.set), None
+    runs_dir = config_lib.load(args.config, args.set).runs_dir
+    run = newest(runs_dir) if args.resume == "auto" else Path(args.resume)
+    if not (run / "config.json").is_file():
+        raise UserError(f"--resume {run}: no config.json there; pass a run folder made by train.py")
+    saved = config_lib.from_dict(json.loads((run / "config.json").read_text()), source=str(run / "config.json"))
+    requested = config_lib.load(args.config, args.set, base=saved)  # only what is given now changes
+    risky = [k for k in saved.diff(requested) if k not in RESUMABLE]
+    if risky and not args.force:
+        raise UserError(f"--resume {run}: knobs differ from the saved run: {', '.join(risky)}; "
+                        "drop them, or add --force to accept")
+    return requested, run
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    cfg, run = resolve(args)
+    trainer_class = get_trainer(cfg.trainer)
+    PRESETS.get(cfg.augment)  # fail on an unknown name now, not after the data is read
+    return trainer_class(cfg).fit(run)
+
+
+if __name__ == "__main__":
+    main()
