@@ -1,0 +1,72 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from base import config as config_lib
+from base.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_come_from_config_py():
+    cfg = config_lib.load()
+    assert cfg.data_dir == "demo" and cfg.monitor == "val_f1" and cfg.age_thresholds == (30, 60)
+    assert set(cfg) == set(config_lib.schema())
+
+
+def test_experiment_file_changes_only_what_it_names(tmp_path):
+    exp = tmp_path / "bigger.py"
+    exp.write_text("from math import pi\nepochs = 3\nimage_size = [96, 72]\nlr = 1  # an int is a fine float\n")
+    cfg = config_lib.load(exp)
+    assert (cfg.epochs, cfg.image_size, cfg.lr) == (3, (96, 72), 1.0)
+    assert cfg.name == "bigger"  # the run is named after the experiment file
+    assert cfg.batch_size == config_lib.load().batch_size
+
+
+def test_base_chain_and_overrides_come_last(tmp_path):
+    (tmp_path / "a.py").write_text("epochs = 3\nbackbone = 'resnet18'\n")
+    (tmp_path / "b.py").write_text("_base_ = 'a.py'\nepochs = 5\n")
+    cfg = config_lib.load(tmp_path / "b.py", ["lr=0.01", "backbone=resnet34", "image_size=128,96"])
+    assert (cfg.epochs, cfg.backbone, cfg.lr, cfg.image_size) == (5, "resnet34", 0.01, (128, 96))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["lrr=0.1"], "unknown config knob 'lrr'; did you mean 'lr'?"),
+    (["epochs=two"], "config knob 'epochs' must be an integer, got 'two'"),
+    (["epochs=0"], "config knob 'epochs' must be at least 1"),
+    (["pretrained=1"], "config knob 'pretrained' must be True or False"),
+    (["optimizer=rmsprop"], "config knob 'optimizer' must be one of 'adamw', 'adam', 'sgd'"),
+    (["image_size=64"], "config knob 'image_size' must be 2 values"),
+    (["fold=5"], "'fold' must be below folds=5"),
+    (["age_thresholds=60,30"], "'age_thresholds' must be two increasing ages"),
+    (["lr"], "--set 'lr': write knob=value"),
+])
+def test_bad_knobs_name_the_knob(overrides, message):
+    with pytest.raises(UserError, match=None) as err:
+        config_lib.load(overrides=overrides)
+    assert message in str(err.value)
+
+
+def test_config_is_frozen_and_diffs():
+    cfg = config_lib.load()
+    with pytest.raises(AttributeError):
+        cfg.lr = 1.0
+    other = cfg.replace(lr=0.5, epochs=2)
+    assert cfg.diff(other) == ["epochs", "lr"] and other.lr == 0.5
+
+
+def test_saved_config_round_trips_through_json():
+    cfg = config_lib.load(overrides=["image_size=96,72"])
+    again = config_lib.from_dict(cfg.to_dict(), source="x")
+    assert again == cfg and again.image_size == (96, 72)
+
+
+def test_cli_reports_a_typo_in_one_line_with_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "train.py", "--set", "bach_size=8", "--set", f"runs_dir={tmp_path}/r"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --set: unknown config knob 'bach_size'; did you mean 'batch_size'?"]
+    assert not (tmp_path / "r").exists()
