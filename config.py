@@ -36,12 +36,22 @@ batch_size: int = 32
 num_workers: int = -1            # DataLoader processes; -1 = one per CPU core but one, up to 8
 
 # ---- model ----------------------------------------------------------------------------------
-trainer: str = "single"          # a registered Trainer: "single" (one 18-class head)
+trainer: str = "single"          # "single": one 18-class head; "multihead": mask, gender and age heads
+                                 # on one backbone; "separate": three models, one per attribute, in one
+                                 # run group; "attribute": one model for `task` alone
+task: Literal["mask", "gender", "age"] = "mask"  # what an "attribute" trainer learns
 backbone: str = "resnet10t"      # any timm.create_model name
 pretrained: bool = False         # timm hub weights (needs network once); see weights_file
 weights_file: str = ""           # local .pth/.safetensors for the backbone (no network needed)
 drop_rate: float = 0.0           # dropout before the head(s)
 channels_last: bool = True       # NHWC memory layout: faster convolutions on CPU and tensor cores
+
+# ---- heads and losses -----------------------------------------------------------------------
+# Head names: "class" (the 18-class head), "mask", "gender", "age".
+loss: str = "ce"                 # every head's loss: "ce" (softmax CE; binary CE on sigmoid heads)
+head_loss: dict[Literal["class", "mask", "gender", "age"], str] = {}  # per-head loss, e.g. {"age": "ce"}
+head_weights: dict[Literal["mask", "gender", "age"], float] = {"mask": 1.0, "gender": 1.0, "age": 1.0}
+sigmoid_heads: list[Literal["class", "mask", "gender", "age"]] = []  # one-vs-rest sigmoids, not softmax
 
 # ---- optimisation ---------------------------------------------------------------------------
 epochs: int = 12
@@ -55,7 +65,8 @@ step_epochs: int = 5             # "step": multiply lr by step_gamma every step_
 step_gamma: float = 0.1
 
 # ---- checkpoints and early stopping ---------------------------------------------------------
-monitor: str = "val_f1"          # metrics.csv column that picks best.pt and drives early stopping
+monitor: str = "auto"            # metrics.csv column that picks best.pt and drives early stopping;
+                                 # "auto": val_f1, or val_f1_<task> for an "attribute" model
 monitor_mode: Literal["max", "min"] = "max"
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
 

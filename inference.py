@@ -6,16 +6,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from base import config as config_lib
-from base.errors import UserError, exit_on_user_error
+from base import predictor
+from base.errors import exit_on_user_error
 from base.run_dir import newest, setup_logging
 from base.submission import score, write_submission
 from data_loader.layout import data_root, read_eval
-from trainer import get_trainer
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,25 +35,17 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     log = setup_logging()
     run = args.run or newest(config_lib.load().runs_dir)
-    if not (run / "config.json").is_file():
-        raise UserError(f"--run {run}: no config.json there; pass a run folder made by train.py")
-    saved = json.loads((run / "config.json").read_text())
-    changes = {"pretrained": False, "weights_file": ""}  # the checkpoint brings the weights
-    for knob, value in (("data_dir", args.data_dir), ("inference_batch_size", args.batch_size),
-                        ("device", args.device), ("checkpoint", args.checkpoint)):
-        if value is not None:
-            changes[knob] = value
-    cfg = config_lib.from_dict({**saved, **changes}, source=str(run / "config.json"))
-    trainer = get_trainer(cfg.trainer)(cfg)
-    trainer.load_weights(run / f"{cfg.checkpoint}.pt")
-    root = data_root(cfg)
+    changes = {knob: value for knob, value in (("data_dir", args.data_dir), ("inference_batch_size", args.batch_size),
+               ("device", args.device), ("checkpoint", args.checkpoint)) if value is not None}
+    model = predictor.load(run, changes)
+    root = data_root(model.cfg)
     table = read_eval(root)
     started = time.perf_counter()
-    probs, _ = trainer.predict(trainer.loader(table, train=False))
+    probs = model.predict(table)
     seconds = time.perf_counter() - started
     submission = write_submission(root / "eval" / "info.csv", table["ImageID"], probs.argmax(1), args.out)
-    log.info(f"wrote {args.out} ({len(submission)} rows) from {run / (cfg.checkpoint + '.pt')} "
-             f"in {seconds:.1f}s ({len(table) / seconds:.0f} images/s on {trainer.device})")
+    log.info(f"wrote {args.out} ({len(submission)} rows) from {model.checkpoint} "
+             f"in {seconds:.1f}s ({len(table) / seconds:.0f} images/s)")
     answers = args.answers or (root / "eval" / "answers.csv")
     result = {"rows": len(submission)}
     if args.answers or answers.is_file():

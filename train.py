@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg, run = resolve(args)
     trainer_class = get_trainer(cfg.trainer)
     PRESETS.get(cfg.augment)  # fail on an unknown name now, not after the data is read
-    return trainer_class(cfg).fit(run)
+    return trainer_class(cfg).fit(run, resume=run is not None)
 
 
 if __name__ == "__main__":

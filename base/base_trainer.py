@@ -4,9 +4,10 @@ It owns the loop, the device, optimizer and schedule, validation, best/last chec
 resume, early stopping and metrics.csv. A subclass holds the science in a few hooks:
 
     heads                         {head name: outputs}, e.g. {"class": 18}
-    loss(outputs, targets)        a scalar; targets is (N, 3) = mask, gender, age_group
     probabilities(outputs)        (N, 18) class probabilities, whatever the heads
-    build_model(), training_table(table)   optional
+    loss(outputs, targets)        optional; by default the weighted sum of each head's
+                                  configured loss; targets = {head: (N, C) probability rows}
+    build_model(), training_table(table), split_tables()   optional
 
 Every model hands the rest of the system (N, 18) probabilities, so metrics, submissions and
 ensembles never need to know about heads.
@@ -34,25 +35,30 @@ from base.optim import build_optimizer, build_scheduler
 from base.run_dir import setup_logging
 from data_loader.datasets import FaceDataset
 from data_loader.labels import encode
-from data_loader.layout import data_root, read_train
-from data_loader.split import person_folds, split
+from data_loader.split import load_split
 from data_loader.transforms import build_transform
 from model.backbone import create_backbone
+from model.heads import head_specs, one_hot_targets
 from model.metric import evaluate, macro_f1
 from model.model import FaceClassifier
 
+# Validation metrics score the official age groups; *_train_labels the configured age_thresholds.
 METRICS = ("epoch", "lr", "train_loss", "train_f1", "val_loss", "val_f1", "val_acc",
-           "val_f1_mask", "val_f1_gender", "val_f1_age", "seconds")
+           "val_f1_mask", "val_f1_gender", "val_f1_age", "val_f1_train_labels", "val_f1_age_train_labels",
+           "seconds")
 
 
 class BaseTrainer:
     heads: dict[str, int] = {}
+    default_monitor = "val_f1"
 
     def __init__(self, cfg: Config):
-        if cfg.monitor not in METRICS[2:-1]:
-            raise UserError(f"config knob 'monitor': {cfg.monitor!r} is not a metric; use one of "
-                            + ", ".join(METRICS[2:-1]))
         self.cfg, self.run = cfg, None
+        self.monitor = self.default_monitor if cfg.monitor == "auto" else cfg.monitor
+        if self.monitor not in METRICS[2:-1]:
+            raise UserError(f"config knob 'monitor': {cfg.monitor!r} is not a metric; use auto or one of "
+                            + ", ".join(METRICS[2:-1]))
+        self.specs = head_specs(cfg, self.heads)
         self.device = select_device(cfg.device)
         seed_everything(cfg.seed)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -64,8 +70,8 @@ class BaseTrainer:
         backbone = create_backbone(self.cfg.backbone, self.cfg.pretrained, self.cfg.weights_file)
         return FaceClassifier(backbone, self.heads, self.cfg.drop_rate)
 
-    def loss(self, outputs: dict[str, torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(spec.weight * spec.loss(outputs[h], targets[h]) for h, spec in self.specs.items())
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
@@ -74,38 +80,37 @@ class BaseTrainer:
         """The rows to train on (the train split by default); a hook for extra data."""
         return table
 
-    # ---- data -------------------------------------------------------------------------------
     def split_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
         """(train rows, validation rows, person -> fold): persons never straddle the split."""
-        cfg = self.cfg
-        table = read_train(data_root(cfg), cfg.age_thresholds)
-        folds = person_folds(table, cfg.folds, cfg.seed)
-        return (*split(table, folds, cfg.fold), folds)
+        return load_split(self.cfg)
+
+    # ---- data -------------------------------------------------------------------------------
 
     def loader(self, table: pd.DataFrame, train: bool) -> BaseDataLoader:
         dataset = FaceDataset(table, build_transform(self.cfg, train))
         return BaseDataLoader(dataset, self.cfg, train, pin_memory=self.device.type == "cuda")
 
     # ---- the loop ---------------------------------------------------------------------------
-    def fit(self, run: Path | None = None) -> dict:
-        """Train into a new run folder, or continue `run` from its last.pt; return the best epoch's row.
+    def fit(self, run: Path | None = None, resume: bool = False) -> dict:
+        """Train into `run` (default: a new folder under runs_dir), or with `resume` continue it
+        from its last.pt; return the best epoch's metrics row.
 
         The data is read and checked before the run folder is created, so bad input leaves nothing.
         """
         cfg = self.cfg
         train_table, val_table, folds = self.split_tables()
-        self.run = Path(run) if run else run_dir.create(cfg.runs_dir, cfg.name or "run")
+        self.run = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run")
         self.log = setup_logging(self.run)
         write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
         write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
         train_loader = self.loader(self.training_table(train_table), train=True)
         val_loader = self.loader(val_table, train=False)
-        self.val_labels = val_table["label"].to_numpy()
+        self.val_labels = {"": val_table["official_label"].to_numpy(), "_train_labels": val_table["label"].to_numpy()}
         self.optimizer = build_optimizer(self.model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, len(train_loader))
         self.history, self.best, self.stale, start = [], None, 0, 1
-        if run and (self.run / "last.pt").exists():
+        if resume and (self.run / "last.pt").exists():
             start = self.restore(self.run / "last.pt") + 1
         self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
                       f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}")
@@ -119,7 +124,7 @@ class BaseTrainer:
             row["seconds"] = time.perf_counter() - started
             self.end_epoch(row)
         best = self.best_row()
-        self.log.info(f"best {cfg.monitor} {best[cfg.monitor]:.4f} at epoch {best['epoch']} "
+        self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
                       f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {self.run}")
         return best
 
@@ -131,7 +136,7 @@ class BaseTrainer:
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
             outputs = self.model(images)
-            loss = self.loss(outputs, targets)
+            loss = self.loss(outputs, one_hot_targets(targets, self.heads))
             if not torch.isfinite(loss):
                 raise UserError(f"loss is {loss.item()} at epoch {epoch} step {step}; lower lr or check the data")
             self.optimizer.zero_grad(set_to_none=True)
@@ -160,18 +165,21 @@ class BaseTrainer:
             outputs = {k: v.float() for k, v in outputs.items()}
             probs.append(self.probabilities(outputs).cpu())
             if targets[0, 0] >= 0:
-                total += self.loss(outputs, targets.to(self.device)).item() * len(images)
+                total += self.loss(outputs, one_hot_targets(targets.to(self.device), self.heads)).item() * len(images)
                 count += len(images)
         return torch.cat(probs).numpy(), (total / count if count else math.nan)
 
     def validate(self, loader: BaseDataLoader) -> dict[str, float]:
         probs, loss = self.predict(loader, desc="validate")
-        return {"val_loss": loss, **{f"val_{k}": v for k, v in evaluate(probs, self.val_labels).items()}}
+        row = {"val_loss": loss}
+        for suffix, labels in self.val_labels.items():
+            row.update({f"val_{k}{suffix}": v for k, v in evaluate(probs, labels).items()})
+        return {k: v for k, v in row.items() if k in METRICS}
 
     def end_epoch(self, row: dict) -> None:
         """Record the epoch: metrics.csv first, then best.pt and last.pt (so a resume never repeats rows)."""
         cfg = self.cfg
-        value = row[cfg.monitor]
+        value = row[self.monitor]
         improved = self.best is None or (value > self.best if cfg.monitor_mode == "max" else value < self.best)
         self.best, self.stale = (value, 0) if improved else (self.best, self.stale + 1)
         self.history.append(row)
@@ -184,10 +192,10 @@ class BaseTrainer:
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
                       f"{row['seconds']:.0f}s" + ("  *best" if improved else ""))
         if cfg.patience and self.stale >= cfg.patience:
-            self.log.info(f"early stop: no better {cfg.monitor} for {cfg.patience} epochs")
+            self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
 
     def best_row(self) -> dict:
-        key = self.cfg.monitor
+        key = self.monitor
         pick = max if self.cfg.monitor_mode == "max" else min
         if not self.history:
             return {key: math.nan, "epoch": 0, "val_f1": math.nan}

@@ -26,6 +26,22 @@ def create(runs_dir: str | Path, name: str) -> Path:
     raise UserError(f"{root}: cannot create a run folder for {name!r}")
 
 
+def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: str) -> Path:
+    """The folder a training writes to: `run` to continue (resume), `run` to create, or a new one."""
+    if run is None:
+        return create(runs_dir, name)
+    run = Path(run)
+    if resume:
+        if not run.is_dir():
+            raise UserError(f"{run}: no such run folder to resume")
+        return run
+    try:
+        run.mkdir(parents=True)
+    except FileExistsError:
+        raise UserError(f"{run} already exists; resume it with --resume or choose another folder") from None
+    return run
+
+
 def newest(runs_dir: str | Path, name: str | None = None) -> Path:
     """The most recently started run (with a config.json), optionally of one name."""
     root = Path(runs_dir)

@@ -37,7 +37,8 @@ def data_root(cfg) -> Path:
 
 
 def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOLDS) -> pd.DataFrame:
-    """One row per training image: file, person, folder, stem, race, age, mask, gender, age_group, label."""
+    """One row per training image: file, person, folder, stem, race, age, mask, gender, and the
+    labels of `add_labels`."""
     csv_path = root / "train" / "train.csv"
     persons = _read_csv(csv_path, TRAIN_COLUMNS, "id,gender,race,age,path (one row per person)")
     problems: list[str] = []
@@ -70,10 +71,12 @@ def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOL
 
 
 def add_labels(table: pd.DataFrame, age_thresholds: Sequence[int]) -> pd.DataFrame:
-    """(Re)compute age_group and the 18-class label with the given age boundaries."""
+    """age_group and label (18-class) with the given age boundaries, for training, and
+    official_age_group and official_label with the competition's, for scoring."""
     table = table.copy()
-    table["age_group"] = age_group(table["age"].to_numpy(), age_thresholds)
-    table["label"] = encode(table["mask"], table["gender"], table["age_group"])
+    for prefix, thresholds in (("", age_thresholds), ("official_", OFFICIAL_AGE_THRESHOLDS)):
+        table[f"{prefix}age_group"] = age_group(table["age"].to_numpy(), thresholds)
+        table[f"{prefix}label"] = encode(table["mask"], table["gender"], table[f"{prefix}age_group"])
     return table
 
 

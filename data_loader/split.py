@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from base.errors import UserError
+from data_loader.layout import data_root, read_train
 
 
 def person_folds(table: pd.DataFrame, folds: int, seed: int) -> pd.Series:
@@ -35,3 +36,10 @@ def split(table: pd.DataFrame, fold_of: pd.Series, fold: int) -> tuple[pd.DataFr
     """(train rows, validation rows): the persons that `fold_of` puts in `fold` are held out."""
     held_out = (table["person"].map(fold_of) == fold).to_numpy()
     return table[~held_out].reset_index(drop=True), table[held_out].reset_index(drop=True)
+
+
+def load_split(cfg) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The configured data's (train rows, validation rows, person -> fold)."""
+    table = read_train(data_root(cfg), cfg.age_thresholds)
+    folds = person_folds(table, cfg.folds, cfg.seed)
+    return (*split(table, folds, cfg.fold), folds)

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_defaults_come_from_config_py():
     cfg = config_lib.load()
-    assert cfg.data_dir == "demo" and cfg.monitor == "val_f1" and cfg.age_thresholds == (30, 60)
+    assert cfg.data_dir == "demo" and cfg.monitor == "auto" and cfg.age_thresholds == (30, 60)
     assert set(cfg) == set(config_lib.schema())
 
 

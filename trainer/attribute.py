@@ -1,0 +1,26 @@
+"""One model for one attribute (`task`): mask, gender or age alone.
+
+Its (N, 18) probabilities hold the attribute's distribution with the other two uniform, so its
+18-class F1 means little on its own: it monitors val_f1_<task>. Three of them, one per
+attribute, make one prediction by their product (the "separate" trainer does that).
+"""
+from __future__ import annotations
+
+import torch
+
+from base.base_trainer import BaseTrainer
+from data_loader.labels import HEAD_SIZES
+from model.heads import attribute_only, head_probabilities
+from trainer import register_trainer
+
+
+@register_trainer("attribute")
+class AttributeTrainer(BaseTrainer):
+    def __init__(self, cfg):
+        self.task = cfg.task
+        self.heads = {cfg.task: HEAD_SIZES[cfg.task]}
+        self.default_monitor = f"val_f1_{cfg.task}"
+        super().__init__(cfg)
+
+    def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return attribute_only(head_probabilities(outputs[self.task], self.specs[self.task].activation), self.task)
