@@ -1,19 +1,18 @@
 """BaseDataLoader: a torch DataLoader configured from the config, reproducible per epoch.
 
-Shuffling and augmentation are a function of (seed, epoch) alone: `set_epoch` reseeds the
-generator that draws the order and the worker seeds, and each worker reseeds the dataset's
-augmentation from its own seed. A resumed run therefore sees the same batches as an
-uninterrupted one (for the same num_workers).
+Training batches come from an EpochSampler: order and augmentation seeds are a function of
+(seed, epoch) alone, so a resumed run sees the same batches as an uninterrupted one, whatever
+the number of workers. Evaluation keeps the table's order.
 """
 from __future__ import annotations
 
 import os
-import random
 
 import cv2
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
+from torch.utils.data import DataLoader, Dataset
+
+from data_loader.samplers import EpochSampler
 
 
 def default_workers(requested: int) -> int:
@@ -24,41 +23,28 @@ def default_workers(requested: int) -> int:
     return max(0, min(8, cores - 1))
 
 
-def _seed_worker(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
+def _init_worker(worker_id: int) -> None:
     cv2.setNumThreads(1)  # one OpenCV thread per worker; more only fight over the cores
     torch.set_num_threads(1)
-    reseed = getattr(get_worker_info().dataset, "reseed", None)
-    if reseed:
-        reseed(seed)
 
 
 class BaseDataLoader(DataLoader):
-    """Training order is reshuffled per epoch with `set_epoch(epoch)`; evaluation keeps order."""
+    """`set_epoch(epoch)` before each training epoch picks that epoch's order and augmentation."""
 
-    def __init__(self, dataset: Dataset, cfg, train: bool, sampler: Sampler | None = None,
+    def __init__(self, dataset: Dataset, cfg, train: bool, sampler: EpochSampler | None = None,
                  pin_memory: bool = False):
-        self.seed = cfg.seed
         batch_size = cfg.batch_size if train else cfg.inference_batch_size
+        if train and sampler is None:
+            sampler = EpochSampler(len(dataset), cfg.seed)
         super().__init__(
             dataset,
             batch_size=batch_size,
-            shuffle=train and sampler is None,
             sampler=sampler,
             drop_last=train and len(dataset) > batch_size,  # a batch of one breaks BatchNorm
             num_workers=default_workers(cfg.num_workers),
             pin_memory=pin_memory,
-            worker_init_fn=_seed_worker,
-            generator=torch.Generator().manual_seed(cfg.seed),
+            worker_init_fn=_init_worker,
         )
 
-    def set_epoch(self, epoch: int) -> None:
-        seed = self.seed * 1_000_003 + epoch
-        self.generator.manual_seed(seed)
-        if hasattr(self.sampler, "set_epoch"):
-            self.sampler.set_epoch(epoch)
-        reseed = getattr(self.dataset, "reseed", None)
-        if self.num_workers == 0 and reseed:
-            reseed(seed)
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.sampler.set_epoch(epoch, start_batch * self.batch_size)

@@ -1,6 +1,7 @@
 """Datasets over the image table: decoded RGB pictures through an albumentations pipeline."""
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import cv2
@@ -31,18 +32,18 @@ class FaceDataset(Dataset):
     def __init__(self, table: pd.DataFrame, transform: Callable):
         self.files = table["file"].tolist()
         if all(c in table for c in TARGET_COLUMNS):
-            self.targets = torch.as_tensor(table[list(TARGET_COLUMNS)].to_numpy(np.int64))
+            self.targets = torch.tensor(table[list(TARGET_COLUMNS)].to_numpy(np.int64))
         else:
             self.targets = torch.full((len(table), 3), -1, dtype=torch.int64)
         self.transform = transform
 
-    def reseed(self, seed: int) -> None:
-        """Restart the augmentation's random stream (called per worker and per epoch)."""
-        self.transform.set_random_seed(seed)
-
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`item` is an index, or (index, augmentation seed) from the training sampler."""
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        if seed is not None:  # one shared stream for all transforms, a function of the seed alone
+            self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
         image = self.transform(image=read_rgb(self.files[index]))["image"]
         return image, self.targets[index]

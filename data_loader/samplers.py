@@ -1,0 +1,48 @@
+"""The training sampler: which samples an epoch visits, in what order, with which augmentation seed.
+
+Everything is a function of (seed, epoch), drawn in the main process: the sampler yields
+(index, augmentation seed) pairs, and the dataset seeds its augmentation per sample. So a batch
+looks the same whatever the number of DataLoader workers, whether they persist, and whether the
+epoch was started fresh or resumed in the middle (`start`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import Sampler
+
+
+class EpochSampler(Sampler):
+    """Shuffled (or, with `weights`, drawn with replacement in proportion to them) indices of
+    `size` samples, each paired with an augmentation seed.
+
+    `num_replicas` / `rank` shard one epoch's draw between processes (DDP): every rank sees
+    `ceil(size / num_replicas)` samples, the draw padded by repeating its start, as torch's
+    DistributedSampler does. `start` skips the first samples of this rank's share.
+    """
+
+    def __init__(self, size: int, seed: int, weights: torch.Tensor | None = None,
+                 num_replicas: int = 1, rank: int = 0):
+        self.size, self.seed, self.weights = size, seed, weights
+        self.num_replicas, self.rank = num_replicas, rank
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def __len__(self) -> int:
+        return -(-self.size // self.num_replicas) - self.start
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        if self.weights is None:
+            order = torch.randperm(self.size, generator=g)
+        else:
+            order = torch.multinomial(self.weights, self.size, replacement=True, generator=g)
+        seeds = torch.randint(0, 2**31 - 1, (self.size,), generator=g)
+        total = -(-self.size // self.num_replicas) * self.num_replicas
+        pad = torch.arange(total - self.size) % self.size
+        order, seeds = torch.cat([order, order[pad]]), torch.cat([seeds, seeds[pad]])
+        mine = slice(self.rank, total, self.num_replicas)
+        yield from zip(order[mine].tolist()[self.start:], seeds[mine].tolist()[self.start:], strict=True)
