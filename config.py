@@ -9,7 +9,7 @@ Sizes are (height, width), as in the competition's 512x384 photos. The defaults 
 the built-in demo data on a CPU (about two minutes); for the real data start from
 configs/competition.py.
 """
-from typing import Literal
+from typing import Any, Literal
 
 # ---- run ------------------------------------------------------------------------------------
 name: str = ""                   # run folder prefix; "" = the experiment file's name, else "run"
@@ -29,11 +29,23 @@ fold: int = 0                    # the fold held out for validation
 
 # ---- input pipeline -------------------------------------------------------------------------
 image_size: tuple[int, int] = (64, 48)    # what the model sees (height, width); real photos: 384x288
-augment: str = "basic"           # preset: "none" (resize), "basic" (resize + horizontal flip)
+augment: str = "basic"           # preset: "none" (resize only), "basic" (+ horizontal flip), "strong"
+                                 # (+ shift-scale-rotate, noise, blur, colour, brightness/contrast,
+                                 # cutout), "custom" (basic + augment_ops)
+augment_ops: list[dict[str, Any]] = []  # "custom": albumentations transforms by name with their
+                                 # arguments, e.g. [{"name": "GaussNoise", "p": 0.3}]
+resize: Literal["stretch", "pad", "crop"] = "stretch"  # to image_size: stretch, letterbox-pad, or
+                                 # scale the short side and centre-crop
 mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # normalisation, RGB in 0..1
 std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 batch_size: int = 32
 num_workers: int = -1            # DataLoader processes; -1 = one per CPU core but one, up to 8
+sampler: Literal["random", "weighted"] = "random"  # weighted: draw rare classes as often as common ones
+sampler_target: Literal["class", "mask", "gender", "age"] = "class"  # whose inverse frequency weighs
+mix: str = "none"                # batch mixing: "none", "cutmix", "vertical_cutmix" (full-height strip),
+                                 # "half" (left half of one face, right of another), "mixup"
+mix_prob: float = 0.5            # share of training batches that are mixed
+mix_alpha: float = 1.0           # Beta(alpha, alpha) draws the mixing ratio
 
 # ---- model ----------------------------------------------------------------------------------
 trainer: str = "single"          # "single": one 18-class head; "multihead": mask, gender and age heads
@@ -48,8 +60,14 @@ channels_last: bool = True       # NHWC memory layout: faster convolutions on CP
 
 # ---- heads and losses -----------------------------------------------------------------------
 # Head names: "class" (the 18-class head), "mask", "gender", "age".
-loss: str = "ce"                 # every head's loss: "ce" (softmax CE; binary CE on sigmoid heads)
-head_loss: dict[Literal["class", "mask", "gender", "age"], str] = {}  # per-head loss, e.g. {"age": "ce"}
+loss: str | dict[str, float] = "ce"  # every head's loss: "ce", "label_smoothing", "focal", "f1", "bce"
+                                 # (sigmoid heads), or a weighted sum such as {"ce": 0.3, "f1": 0.7}
+head_loss: dict[Literal["class", "mask", "gender", "age"], str | dict[str, float]] = {}  # per head,
+                                 # e.g. {"age": "focal"}
+class_weights: str | dict[str, list[float]] = "none"  # "none", "inverse", "sqrt_inverse" (from the
+                                 # training split's class counts), or per head {"age": [1, 1, 4]}
+focal_gamma: float = 2.0         # "focal": (1 - p)^gamma down-weights easy examples
+label_smoothing: float = 0.1     # "label_smoothing": share of the target spread over all classes
 head_weights: dict[Literal["mask", "gender", "age"], float] = {"mask": 1.0, "gender": 1.0, "age": 1.0}
 sigmoid_heads: list[Literal["class", "mask", "gender", "age"]] = []  # one-vs-rest sigmoids, not softmax
 

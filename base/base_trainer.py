@@ -35,17 +35,19 @@ from base.optim import build_optimizer, build_scheduler
 from base.run_dir import setup_logging
 from data_loader.datasets import FaceDataset
 from data_loader.labels import encode
+from data_loader.mixing import BatchMixer
+from data_loader.samplers import EpochSampler, inverse_frequency
 from data_loader.split import load_split
 from data_loader.transforms import build_transform
 from model.backbone import create_backbone
-from model.heads import head_specs, one_hot_targets
+from model.heads import class_counts, head_specs, one_hot_targets
 from model.metric import evaluate, macro_f1
 from model.model import FaceClassifier
 
 # Validation metrics score the official age groups; *_train_labels the configured age_thresholds.
 METRICS = ("epoch", "lr", "train_loss", "train_f1", "val_loss", "val_f1", "val_acc",
-           "val_f1_mask", "val_f1_gender", "val_f1_age", "val_f1_train_labels", "val_f1_age_train_labels",
-           "seconds")
+           "val_f1_mask", "val_f1_gender", "val_f1_age", "val_f1_60plus", "val_f1_train_labels",
+           "val_f1_age_train_labels", "seconds")
 
 
 class BaseTrainer:
@@ -58,7 +60,8 @@ class BaseTrainer:
         if self.monitor not in METRICS[2:-1]:
             raise UserError(f"config knob 'monitor': {cfg.monitor!r} is not a metric; use auto or one of "
                             + ", ".join(METRICS[2:-1]))
-        self.specs = head_specs(cfg, self.heads)
+        self.specs = head_specs(cfg, self.heads)  # checks the head knobs now; fit() adds class weights
+        self.mixer = BatchMixer(cfg.mix, cfg.mix_prob, cfg.mix_alpha, cfg.seed)
         self.device = select_device(cfg.device)
         seed_everything(cfg.seed)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -87,8 +90,13 @@ class BaseTrainer:
     # ---- data -------------------------------------------------------------------------------
 
     def loader(self, table: pd.DataFrame, train: bool) -> BaseDataLoader:
-        dataset = FaceDataset(table, build_transform(self.cfg, train))
-        return BaseDataLoader(dataset, self.cfg, train, pin_memory=self.device.type == "cuda")
+        cfg = self.cfg
+        sampler = None
+        if train and cfg.sampler == "weighted":
+            column = {"class": "label", "age": "age_group"}.get(cfg.sampler_target, cfg.sampler_target)
+            sampler = EpochSampler(len(table), cfg.seed, weights=inverse_frequency(table[column].to_numpy()))
+        dataset = FaceDataset(table, build_transform(cfg, train))
+        return BaseDataLoader(dataset, cfg, train, sampler=sampler, pin_memory=self.device.type == "cuda")
 
     # ---- the loop ---------------------------------------------------------------------------
     def fit(self, run: Path | None = None, resume: bool = False) -> dict:
@@ -104,7 +112,10 @@ class BaseTrainer:
         write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
         write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
-        train_loader = self.loader(self.training_table(train_table), train=True)
+        train_table = self.training_table(train_table)
+        train_loader = self.loader(train_table, train=True)
+        targets = torch.as_tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
+        self.specs = head_specs(cfg, self.heads, class_counts(targets, self.heads))  # train split only
         val_loader = self.loader(val_table, train=False)
         self.val_labels = {"": val_table["official_label"].to_numpy(), "_train_labels": val_table["label"].to_numpy()}
         self.optimizer = build_optimizer(self.model, cfg)
@@ -135,8 +146,9 @@ class BaseTrainer:
         for step, (images, targets) in enumerate(bar):
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
+            images, soft = self.mixer(images, one_hot_targets(targets, self.heads), epoch, step)
             outputs = self.model(images)
-            loss = self.loss(outputs, one_hot_targets(targets, self.heads))
+            loss = self.loss(outputs, soft)
             if not torch.isfinite(loss):
                 raise UserError(f"loss is {loss.item()} at epoch {epoch} step {step}; lower lr or check the data")
             self.optimizer.zero_grad(set_to_none=True)

@@ -41,6 +41,12 @@ _RULES = {
     "demo_eval_persons": (lambda v: v >= 1, "at least 1"),
     "age_thresholds": (lambda v: 0 < v[0] < v[1] <= 120, "two increasing ages in 1..120"),
     "std": (lambda v: min(v) > 0, "three numbers greater than 0"),
+    "mix_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "mix_alpha": (lambda v: v > 0, "greater than 0"),
+    "focal_gamma": (lambda v: v >= 0, "0 or more"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "class_weights": (lambda v: not isinstance(v, str) or v in ("none", "inverse", "sqrt_inverse"),
+                      "'none', 'inverse', 'sqrt_inverse' or {head: [weights]}"),
 }
 
 

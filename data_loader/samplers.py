@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
@@ -17,7 +18,8 @@ class EpochSampler(Sampler):
     """Shuffled (or, with `weights`, drawn with replacement in proportion to them) indices of
     `size` samples, each paired with an augmentation seed.
 
-    `num_replicas` / `rank` shard one epoch's draw between processes (DDP): every rank sees
+    Under DDP every rank makes the same draw (same seed, same weights) and takes its own
+    positions of it: `num_replicas` / `rank` shard one epoch's draw between processes; every rank sees
     `ceil(size / num_replicas)` samples, the draw padded by repeating its start, as torch's
     DistributedSampler does. `start` skips the first samples of this rank's share.
     """
@@ -46,3 +48,9 @@ class EpochSampler(Sampler):
         order, seeds = torch.cat([order, order[pad]]), torch.cat([seeds, seeds[pad]])
         mine = slice(self.rank, total, self.num_replicas)
         yield from zip(order[mine].tolist()[self.start:], seeds[mine].tolist()[self.start:], strict=True)
+
+
+def inverse_frequency(labels: np.ndarray) -> torch.Tensor:
+    """Per-sample weights 1 / (count of its label): every label is drawn equally often."""
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return torch.as_tensor(1.0 / counts[inverse], dtype=torch.float64)

@@ -1,40 +1,83 @@
 """Augmentation presets (albumentations), chosen by name in the config.
 
-A preset builds the training pipeline; validation and inference always get the
-deterministic one (resize + normalise). Faces are upright: no vertical flips anywhere.
+A preset builds the training pipeline between the resize and the normalisation; validation
+and inference always get the deterministic one (resize + normalise). Faces are upright: no
+vertical flips anywhere. Add your own preset with `@PRESETS.register("mine")` on a function
+of the config that returns a list of transforms, or list transforms in `augment_ops`.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import albumentations as A
+import cv2
 from albumentations.pytorch import ToTensorV2
 
+from base.errors import UserError
 from base.registry import Registry
 
 PRESETS: Registry[Callable] = Registry("augment preset")
 
 
-def _resize(cfg) -> A.BasicTransform:
+def resize(cfg) -> list:
+    """To image_size by the configured policy; deterministic, shared by every pipeline."""
     height, width = cfg.image_size
-    return A.Resize(height, width)
-
-
-def _finish(cfg) -> list:
-    return [A.Normalize(mean=cfg.mean, std=cfg.std), ToTensorV2()]
+    if cfg.resize == "pad":  # letterbox: the whole picture, bars on the short side
+        return [A.LongestMaxSize(max_size_hw=(height, width)),
+                A.PadIfNeeded(height, width, border_mode=cv2.BORDER_CONSTANT, fill=0)]
+    if cfg.resize == "crop":  # fill the frame, cut what overhangs around the centre
+        return [A.SmallestMaxSize(max_size_hw=(height, width)), A.CenterCrop(height, width)]
+    return [A.Resize(height, width)]
 
 
 @PRESETS.register("none")
 def none(cfg) -> list:
-    return [_resize(cfg)]
+    return []
 
 
 @PRESETS.register("basic")
 def basic(cfg) -> list:
-    return [_resize(cfg), A.HorizontalFlip(p=0.5)]
+    return [A.HorizontalFlip(p=0.5)]
+
+
+@PRESETS.register("strong")
+def strong(cfg) -> list:
+    """Geometry, sensor noise, blur, colour and light, then cutout (CoarseDropout)."""
+    return [
+        A.HorizontalFlip(p=0.5),
+        A.Affine(scale=(0.9, 1.1), translate_percent=(-0.0625, 0.0625), rotate=(-10, 10),
+                 border_mode=cv2.BORDER_REFLECT_101, p=0.5),
+        A.OneOf([A.GaussNoise(std_range=(0.02, 0.08)), A.ISONoise()], p=0.3),
+        A.OneOf([A.MotionBlur(blur_limit=(3, 5)), A.GaussianBlur(blur_limit=(3, 5)),
+                 A.MedianBlur(blur_limit=(3, 5))], p=0.2),
+        A.OneOf([A.HueSaturationValue(), A.RGBShift()], p=0.3),
+        A.RandomBrightnessContrast(p=0.5),
+        A.CoarseDropout(num_holes_range=(1, 4), hole_height_range=(0.08, 0.2), hole_width_range=(0.08, 0.2),
+                        fill=0, p=0.5),  # cutout
+    ]
+
+
+@PRESETS.register("custom")
+def custom(cfg) -> list:
+    """basic, then the transforms `augment_ops` names, e.g. {"name": "GaussNoise", "p": 0.3}."""
+    steps = basic(cfg)
+    for i, op in enumerate(cfg.augment_ops):
+        args = dict(op)
+        name = args.pop("name", None)
+        cls = getattr(A, str(name), None)
+        if not (isinstance(cls, type) and issubclass(cls, A.BasicTransform)):
+            raise UserError(f"config knob 'augment_ops' item {i}: {name!r} is not an albumentations transform")
+        try:
+            with warnings.catch_warnings():  # albumentations only warns about a misspelt argument
+                warnings.filterwarnings("error", message=".*not valid for transform")
+                steps.append(cls(**args))
+        except (TypeError, ValueError, UserWarning) as err:
+            raise UserError(f"config knob 'augment_ops' item {i} ({name}): {str(err).splitlines()[0]}") from None
+    return steps
 
 
 def build_transform(cfg, train: bool) -> A.Compose:
     """The training pipeline of the configured preset, or the deterministic eval pipeline."""
-    steps = PRESETS.get(cfg.augment)(cfg) if train else [_resize(cfg)]
-    return A.Compose(steps + _finish(cfg), seed=cfg.seed)
+    middle = PRESETS.get(cfg.augment)(cfg) if train else []
+    return A.Compose(resize(cfg) + middle + [A.Normalize(mean=cfg.mean, std=cfg.std), ToTensorV2()], seed=cfg.seed)

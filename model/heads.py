@@ -54,6 +54,11 @@ def head_labels(targets: torch.Tensor, head: str) -> torch.Tensor:
     return targets[:, ATTRIBUTES.index(head)]
 
 
+def class_counts(targets: torch.Tensor, heads: dict[str, int]) -> dict[str, torch.Tensor]:
+    """Per-head class counts of a (N, 3) target table (the training split's, for class weights)."""
+    return {h: torch.bincount(head_labels(targets, h), minlength=n) for h, n in heads.items()}
+
+
 def one_hot_targets(targets: torch.Tensor, heads: dict[str, int]) -> dict[str, torch.Tensor]:
     """{head: (N, C) one-hot float targets}: the form every loss (and batch mixing) works on."""
     return {h: F.one_hot(head_labels(targets, h), n).float() for h, n in heads.items()}
@@ -66,8 +71,9 @@ class HeadSpec:
     weight: float
 
 
-def head_specs(cfg, heads: dict[str, int]) -> dict[str, HeadSpec]:
-    """Activation, loss and loss weight of each head, from the config's head knobs."""
+def head_specs(cfg, heads: dict[str, int], counts: dict[str, torch.Tensor] | None = None) -> dict[str, HeadSpec]:
+    """Activation, loss and loss weight of each head, from the config's head knobs; `counts`
+    (per-head class counts of the training split) set the class weights."""
     family = {"class"} if "class" in heads else set(ATTRIBUTES)
     for knob in ("sigmoid_heads", "head_loss"):
         stray = [h for h in cfg[knob] if h not in family]
@@ -78,5 +84,6 @@ def head_specs(cfg, heads: dict[str, int]) -> dict[str, HeadSpec]:
     for head in heads:
         activation = "sigmoid" if head in cfg.sigmoid_heads else "softmax"
         weight = cfg.head_weights.get(head, 1.0) if len(heads) > 1 else 1.0
-        specs[head] = HeadSpec(activation, build_loss(cfg.head_loss.get(head, cfg.loss), activation), weight)
+        loss = build_loss(cfg.head_loss.get(head, cfg.loss), head, activation, cfg, (counts or {}).get(head))
+        specs[head] = HeadSpec(activation, loss, weight)
     return specs

@@ -1,30 +1,134 @@
-"""Losses by name. Each takes a head's logits (N, C) and probability targets (N, C): one-hot
-rows for plain batches, mixed rows for CutMix/MixUp batches, so every loss works with mixing.
+"""Losses by name, each usable on the 18-class head and on every attribute head.
 
-A loss is built per head, knowing the head's activation: "ce" is softmax cross-entropy on a
-softmax head and binary (one-vs-rest) cross-entropy on a sigmoid head.
+A loss takes a head's logits (N, C) and probability targets (N, C): one-hot rows for plain
+batches, mixed rows for CutMix/MixUp batches, so every loss works with batch mixing. It is
+built per head, knowing the head's activation ("softmax" or one-vs-rest "sigmoid") and its
+class weights (from the training split only). The config names a loss, or a weighted
+combination of them: loss = {"ce": 0.3, "f1": 0.7}.
+
+    ce               cross-entropy (binary, one-vs-rest, on a sigmoid head), class-weighted
+    label_smoothing  ce with targets smoothed by `label_smoothing`
+    focal            focal loss: ce scaled by (1 - p)^focal_gamma; its alpha is the class weights
+    f1               1 - soft macro F1 over the classes present (the competition metric, differentiable)
+    bce              binary cross-entropy; sigmoid heads only
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 
+from base.errors import UserError
 from base.registry import Registry
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LOSSES: Registry[Callable[..., Loss]] = Registry("loss")
+BOTH = ("softmax", "sigmoid")
+
+
+def supports(*activations: str) -> Callable:
+    """Declare which head activations a loss works with (checked at start-up)."""
+    def mark(factory):
+        factory.activations = activations
+        return factory
+    return mark
+
+
+def _log_probs(logits: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log p, log (1 - p)) of each class; for softmax log (1 - p) is unused and returned as None."""
+    logits = logits.float()
+    if activation == "sigmoid":
+        return F.logsigmoid(logits), F.logsigmoid(-logits)
+    return logits.log_softmax(dim=1), None
+
+
+def _weighted_ce(logits, target, activation, weights, gamma=0.0):
+    log_p, log_not_p = _log_probs(logits, activation)
+    w = weights.to(logits.device) if weights is not None else torch.ones(logits.shape[1], device=logits.device)
+    p = log_p.exp()
+    if activation == "sigmoid":  # one-vs-rest: every class is its own binary problem
+        loss = -(target * (1 - p) ** gamma * log_p + (1 - target) * p ** gamma * log_not_p)
+        return (loss * w).sum(dim=1).mean()
+    return -(w * target * (1 - p) ** gamma * log_p).sum(dim=1).mean()
 
 
 @LOSSES.register("ce")
-def cross_entropy(activation: str, **_) -> Loss:
-    if activation == "sigmoid":
-        return lambda logits, target: F.binary_cross_entropy_with_logits(
-            logits.float(), target, reduction="none").sum(dim=1).mean()
-    return lambda logits, target: F.cross_entropy(logits.float(), target)
+@supports(*BOTH)
+def cross_entropy(activation: str, weights: torch.Tensor | None = None, **_) -> Loss:
+    return lambda logits, target: _weighted_ce(logits, target, activation, weights)
 
 
-def build_loss(name: str, activation: str) -> Loss:
-    """The named loss for one head."""
-    return LOSSES.get(name)(activation=activation)
+@LOSSES.register("label_smoothing")
+@supports(*BOTH)
+def label_smoothing(activation: str, weights: torch.Tensor | None = None, smoothing: float = 0.1, **_) -> Loss:
+    def loss(logits, target):
+        n = target.shape[1]
+        smooth = target * (1 - smoothing) + smoothing / (n if activation == "softmax" else 2)
+        return _weighted_ce(logits, smooth, activation, weights)
+    return loss
+
+
+@LOSSES.register("focal")
+@supports(*BOTH)
+def focal(activation: str, weights: torch.Tensor | None = None, gamma: float = 2.0, **_) -> Loss:
+    return lambda logits, target: _weighted_ce(logits, target, activation, weights, gamma)
+
+
+@LOSSES.register("bce")
+@supports("sigmoid")
+def binary_cross_entropy(activation: str, weights: torch.Tensor | None = None, **_) -> Loss:
+    return lambda logits, target: _weighted_ce(logits, target, activation, weights)
+
+
+@LOSSES.register("f1")
+@supports(*BOTH)
+def soft_f1(activation: str, **_) -> Loss:
+    """1 - macro F1 computed on probabilities, over the classes in the targets or the argmax,
+    as the competition's (scikit-learn's) macro F1 counts them; ~0 for a perfect prediction."""
+    def loss(logits, target):
+        p = _log_probs(logits, activation)[0].exp()
+        if activation == "sigmoid":
+            p = p / p.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        tp = (p * target).sum(0)
+        fp = (p * (1 - target)).sum(0)
+        fn = ((1 - p) * target).sum(0)
+        f1 = 2 * tp / (2 * tp + fp + fn).clamp_min(1e-7)
+        counted = (target.sum(0) > 0) | F.one_hot(p.argmax(1), p.shape[1]).bool().any(0)
+        return 1 - f1[counted].mean()
+    return loss
+
+
+def class_weights(counts: torch.Tensor, how: str | Mapping | None, head: str) -> torch.Tensor | None:
+    """Per-class weights of one head from its training-split counts, scaled so the average
+    training sample weighs 1: "inverse" (1/n), "sqrt_inverse" (1/sqrt n), explicit, or none."""
+    if how in (None, "none"):
+        return None
+    if isinstance(how, Mapping):
+        if head not in how:
+            return None
+        weights = torch.tensor(how[head], dtype=torch.float32)
+        if len(weights) != len(counts):
+            raise UserError(f"config knob 'class_weights': {head!r} needs {len(counts)} weights, got {len(weights)}")
+        return weights
+    n = counts.float().clamp_min(1)
+    weights = 1 / n if how == "inverse" else 1 / n.sqrt()
+    return weights * counts.sum() / (weights * counts).sum().clamp_min(1e-12)
+
+
+def build_loss(spec: str | Mapping[str, float], head: str, activation: str, cfg,
+               counts: torch.Tensor | None = None) -> Loss:
+    """The loss of one head: a registered name, or {name: weight, ...} summed."""
+    parts = {spec: 1.0} if isinstance(spec, str) else dict(spec)
+    weights = class_weights(counts, cfg.class_weights, head) if counts is not None else None
+    losses = []
+    for name, share in parts.items():
+        factory = LOSSES.get(name)
+        if activation not in getattr(factory, "activations", BOTH):
+            raise UserError(f"loss {name!r} does not work on the {activation} head {head!r}; "
+                            f"use one of its activations ({', '.join(factory.activations)}) or another loss")
+        losses.append((share, factory(activation=activation, weights=weights, gamma=cfg.focal_gamma,
+                                      smoothing=cfg.label_smoothing)))
+    if len(losses) == 1 and losses[0][0] == 1.0:
+        return losses[0][1]
+    return lambda logits, target: sum(share * fn(logits, target) for share, fn in losses)

@@ -1,9 +1,10 @@
+import numpy as np
 import torch
 
 from base.base_data_loader import BaseDataLoader
 from data_loader.datasets import FaceDataset
 from data_loader.layout import read_train
-from data_loader.samplers import EpochSampler
+from data_loader.samplers import EpochSampler, inverse_frequency
 from data_loader.transforms import build_transform
 
 
@@ -44,3 +45,38 @@ def test_batches_do_not_depend_on_the_number_of_workers(tiny_cfg, tiny_data):
         loader.set_epoch(5)
         batches.append([images for images, _ in loader])
     assert all(torch.equal(x, y) for x, y in zip(*batches, strict=True))
+
+
+def _imbalanced_labels():
+    rng = np.random.default_rng(0)
+    return rng.choice(18, size=3000, p=np.r_[np.full(6, 0.12), np.full(6, 0.03), np.full(6, 1 / 60)])
+
+
+def test_weighted_sampler_draws_classes_evenly_random_follows_the_data():
+    labels = _imbalanced_labels()
+    data_share = np.bincount(labels, minlength=18) / len(labels)
+    shares = {}
+    for name, weights in (("random", None), ("weighted", inverse_frequency(labels))):
+        sampler = EpochSampler(len(labels), seed=0, weights=weights)
+        drawn = []
+        for epoch in range(10):  # 30,000 draws
+            sampler.set_epoch(epoch)
+            drawn += [labels[i] for i, _ in sampler]
+        shares[name] = np.bincount(drawn, minlength=18) / len(drawn)
+    assert np.abs(shares["weighted"] - 1 / 18).max() < 0.01
+    assert np.abs(shares["random"] - data_share).max() < 1e-9  # a permutation: exactly the data's shares
+    assert shares["random"].max() / shares["random"].min() > 5
+
+
+def test_weighted_sampler_in_training_uses_the_chosen_target(tiny_cfg, tiny_data):
+    from trainer import get_trainer
+
+    trainer = get_trainer("single")(tiny_cfg.replace(sampler="weighted", sampler_target="age"))
+    table = read_train(tiny_data)
+    loader = trainer.loader(table, train=True)
+    drawn = []
+    for epoch in range(30):
+        loader.sampler.set_epoch(epoch)
+        drawn += [table["age_group"][i] for i, _ in loader.sampler]
+    shares = np.bincount(drawn, minlength=3) / len(drawn)
+    assert np.abs(shares - 1 / 3).max() < 0.03

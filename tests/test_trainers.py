@@ -68,3 +68,33 @@ def test_a_finished_group_resumes_without_training_again(tiny_overrides, tmp_pat
     again = train.main(["--resume", str(group)])
     assert again["val_f1"] == pytest.approx(first["val_f1"])
     assert stamps == {t: (group / t / "last.pt").stat().st_mtime_ns for t in ("mask", "gender", "age")}
+
+
+@pytest.mark.parametrize("knobs", [
+    ["trainer=single", "augment=strong", "mix=vertical_cutmix", "mix_prob=1.0", "loss={'ce': 0.3, 'f1': 0.7}",
+     "sampler=weighted", "class_weights=inverse"],
+    ["trainer=multihead", "mix=cutmix", "head_loss={'age': 'focal', 'gender': 'label_smoothing'}",
+     "sigmoid_heads=['mask']", "class_weights=sqrt_inverse", "sampler=weighted", "sampler_target=age"],
+    ["trainer=attribute", "task=age", "mix=mixup", "loss=f1", "resize=crop"],
+])
+def test_imbalance_and_regularisation_knobs_train_every_trainer_kind(knobs, tiny_overrides, tiny_data, tmp_path):
+    best = train.main(_sets(tiny_overrides + knobs))
+    assert 0 <= best["val_f1"] <= 1 and best["train_loss"] == best["train_loss"]  # finite, not NaN
+    (run,) = (tmp_path / "runs").iterdir()
+    _check_submission(run, tiny_data, tmp_path)
+
+
+def test_validation_never_sees_mixed_batches(tiny_cfg):
+    from trainer import get_trainer
+
+    trainer = get_trainer("single")(tiny_cfg.replace(mix="cutmix", mix_prob=1.0, epochs=2))
+    calls = []
+    mixer = trainer.mixer
+    def spy(images, targets, epoch, step):
+        calls.append(len(images))
+        return mixer(images, targets, epoch, step)
+
+    trainer.mixer = spy
+    trainer.fit()
+    train_table, _, _ = trainer.split_tables()
+    assert sum(calls) == 2 * (len(train_table) // tiny_cfg.batch_size) * tiny_cfg.batch_size
