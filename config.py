@@ -88,6 +88,21 @@ monitor: str = "auto"            # metrics.csv column that picks best.pt and dri
 monitor_mode: Literal["max", "min"] = "max"
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
 
+# ---- k-fold, pseudo-labels, label fixes ------------------------------------------------------
+kfold: bool = False              # train one run per fold into one group; scores out-of-fold (OOF)
+kfold_folds: list[int] = []      # with kfold: train only these folds ([] = all), e.g. one per machine
+pseudo_from: list[str] = []      # runs whose averaged prediction labels the eval images: turns on
+                                 # pseudo-labelling rounds (train again with the confident ones)
+pseudo_rounds: int = 1           # each later round is labelled by the round before
+pseudo_threshold: float | list[float] = 0.9  # keep a prediction whose top probability reaches this
+                                 # (or a list of 18, one per predicted class)
+pseudo_max_per_class: int = 0    # keep at most this many per class, the most confident; 0 = all
+pseudo_labels: str = ""          # csv ImageID,ans of eval images to add to training (the rounds
+                                 # write it; or bring your own)
+corrections: str = ""            # csv id,field,value of label fixes applied when the data is read
+
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last"] = "best"
 inference_batch_size: int = 128
+tta: list[str] = []              # test-time views averaged with the plain one: "flip", "scale",
+                                 # "shift", "brightness" (inference.py --tta overrides)

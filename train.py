@@ -14,10 +14,12 @@ from base import config as config_lib
 from base.errors import UserError, exit_on_user_error
 from base.run_dir import newest
 from data_loader.transforms import PRESETS
-from trainer import get_trainer
+from model.tta import VIEWS
+from trainer import build
 
 # Knobs a resumed run may change: they do not alter what the finished epochs mean.
-RESUMABLE = {"epochs", "patience", "num_workers", "device", "inference_batch_size", "checkpoint", "name"}
+RESUMABLE = {"epochs", "patience", "num_workers", "device", "inference_batch_size", "checkpoint", "name",
+             "kfold_folds", "tta"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -53,9 +55,10 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.Config, Path | None]:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     cfg, run = resolve(args)
-    trainer_class = get_trainer(cfg.trainer)
     PRESETS.get(cfg.augment)  # fail on an unknown name now, not after the data is read
-    return trainer_class(cfg).fit(run, resume=run is not None)
+    for view in cfg.tta:
+        VIEWS.get(view)
+    return build(cfg).fit(run, resume=run is not None)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +34,19 @@ from base.device import seed_everything, select_device
 from base.errors import UserError
 from base.optim import build_optimizer, build_scheduler
 from base.run_dir import setup_logging
+from data_loader import pseudo_labels
 from data_loader.datasets import FaceDataset
 from data_loader.labels import encode
+from data_loader.layout import data_root
 from data_loader.mixing import BatchMixer
 from data_loader.samplers import EpochSampler, inverse_frequency
 from data_loader.split import load_split
 from data_loader.transforms import build_transform
 from model.backbone import create_backbone
 from model.heads import class_counts, head_specs, one_hot_targets
-from model.metric import evaluate, macro_f1
+from model.metric import macro_f1, validation_metrics
 from model.model import FaceClassifier
+from model.tta import build_views
 
 # Validation metrics score the official age groups; *_train_labels the configured age_thresholds.
 METRICS = ("epoch", "lr", "train_loss", "train_f1", "val_loss", "val_f1", "val_acc",
@@ -80,7 +84,10 @@ class BaseTrainer:
         raise NotImplementedError
 
     def training_table(self, table: pd.DataFrame) -> pd.DataFrame:
-        """The rows to train on (the train split by default); a hook for extra data."""
+        """The rows to train on: the train split, plus `pseudo_labels` rows; a hook for extra data."""
+        if self.cfg.pseudo_labels:
+            extra = pseudo_labels.training_rows(self.cfg.pseudo_labels, data_root(self.cfg))
+            table = pd.concat([table, extra], ignore_index=True)
         return table
 
     def split_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -110,6 +117,8 @@ class BaseTrainer:
         self.run = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run")
         self.log = setup_logging(self.run)
         write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        if cfg.corrections:  # the label fixes this run trained with, beside its config
+            write_text(self.run / "corrections.csv", Path(cfg.corrections).read_text())
         roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
         write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
         train_table = self.training_table(train_table)
@@ -117,7 +126,7 @@ class BaseTrainer:
         targets = torch.as_tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
         self.specs = head_specs(cfg, self.heads, class_counts(targets, self.heads))  # train split only
         val_loader = self.loader(val_table, train=False)
-        self.val_labels = {"": val_table["official_label"].to_numpy(), "_train_labels": val_table["label"].to_numpy()}
+        self.val_table = val_table
         self.optimizer = build_optimizer(self.model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, len(train_loader))
         self.history, self.best, self.stale, start = [], None, 0, 1
@@ -165,28 +174,34 @@ class BaseTrainer:
         return {"train_loss": total / max(count, 1), "train_f1": f1}
 
     @torch.no_grad()
-    def predict(self, loader: BaseDataLoader, desc: str = "predict") -> tuple[np.ndarray, float]:
-        """(N, 18) probabilities in loader order, and the mean loss where targets are known."""
+    def predict(self, loader: BaseDataLoader, desc: str = "predict",
+                tta: Sequence[str] = ()) -> tuple[np.ndarray, float]:
+        """(N, 18) probabilities in loader order (averaged over the `tta` views), and the mean
+        loss of the plain view where targets are known."""
         self.model.eval()
+        views = build_views(tta, self.cfg.mean, self.cfg.std)
         probs, total, count = [], 0.0, 0
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
-        for images, targets in tqdm(loader, desc=desc, leave=False, disable=None, dynamic_ncols=True):
+        bar = tqdm(total=len(loader.dataset), desc=desc, unit="img", leave=False, disable=None, dynamic_ncols=True)
+        for images, targets in loader:
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
-            with autocast:
-                outputs = self.model(images)
-            outputs = {k: v.float() for k, v in outputs.items()}
-            probs.append(self.probabilities(outputs).cpu())
-            if targets[0, 0] >= 0:
-                total += self.loss(outputs, one_hot_targets(targets.to(self.device), self.heads)).item() * len(images)
-                count += len(images)
+            batch = []
+            for view in views:
+                with autocast:
+                    outputs = {k: v.float() for k, v in self.model(view(images)).items()}
+                batch.append(self.probabilities(outputs))
+                if targets[0, 0] >= 0 and len(batch) == 1:  # the loss of the plain view
+                    soft = one_hot_targets(targets.to(self.device), self.heads)
+                    total += self.loss(outputs, soft).item() * len(images)
+                    count += len(images)
+            probs.append(torch.stack(batch).mean(0).cpu())
+            bar.update(len(images))
+        bar.close()
         return torch.cat(probs).numpy(), (total / count if count else math.nan)
 
     def validate(self, loader: BaseDataLoader) -> dict[str, float]:
         probs, loss = self.predict(loader, desc="validate")
-        row = {"val_loss": loss}
-        for suffix, labels in self.val_labels.items():
-            row.update({f"val_{k}{suffix}": v for k, v in evaluate(probs, labels).items()})
-        return {k: v for k, v in row.items() if k in METRICS}
+        return {"val_loss": loss, **validation_metrics(probs, self.val_table)}
 
     def end_epoch(self, row: dict) -> None:
         """Record the epoch: metrics.csv first, then best.pt and last.pt (so a resume never repeats rows)."""

@@ -1,13 +1,16 @@
 """Folders that predict: a run (one model) or a run group (its members combined).
 
 Either way the answer is (N, 18) class probabilities in table order, so inference, group
-validation and (later) ensembles treat every kind of model alike. A run group folder holds
-group.json: {"combine": "product" | "mean", "members": [sub-folders]}. "product" is for models
-of different attributes (mask x gender x age); "mean" averages models of the same target.
+validation and ensembles treat every kind of model alike. A run group folder holds
+group.json: {"kind", "combine": "product" | "mean", "members": [sub-folders]}. "product" is for
+models of different attributes (mask x gender x age); "mean" averages models of one target.
+`validation()` predicts what a folder was validated on: a run's held-out persons, a k-fold
+group's out-of-fold predictions, another group's shared validation persons.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +23,18 @@ from base.errors import UserError
 GROUP_FILE = "group.json"
 
 
-def write_group(folder: Path, combine: str, members: list[str]) -> None:
-    write_text(folder / GROUP_FILE, json.dumps({"combine": combine, "members": members}, indent=2) + "\n")
+def write_group(folder: Path, kind: str, combine: str, members: list[str]) -> None:
+    spec = {"kind": kind, "combine": combine, "members": members}
+    write_text(folder / GROUP_FILE, json.dumps(spec, indent=2) + "\n")
 
 
-def combine_probabilities(probs: list[np.ndarray], how: str) -> np.ndarray:
-    """Rows of several (N, 18) tables made into one: their normalised product, or their mean."""
+def combine_probabilities(probs: list[np.ndarray], how: str, weights: Sequence[float] | None = None) -> np.ndarray:
+    """Rows of several (N, 18) tables made into one: their normalised product, or their (weighted) mean."""
     if how == "product":
         log = sum(np.log(np.clip(p, 1e-12, None)) for p in probs)
         joint = np.exp(log - log.max(axis=1, keepdims=True))
         return joint / joint.sum(axis=1, keepdims=True)
-    return np.mean(probs, axis=0)
+    return np.average(np.stack(probs), axis=0, weights=weights)
 
 
 class RunPredictor:
@@ -39,6 +43,7 @@ class RunPredictor:
     def __init__(self, run: Path, changes: dict):
         from trainer import get_trainer  # trainers build on base/, so look them up late
 
+        self.run = run
         saved = json.loads((run / "config.json").read_text())
         # The checkpoint brings the weights: never download or read the backbone's own.
         values = {**saved, "pretrained": False, "weights_file": "", **changes}
@@ -47,8 +52,14 @@ class RunPredictor:
         self.checkpoint = run / f"{self.cfg.checkpoint}.pt"
         self.trainer.load_weights(self.checkpoint)
 
-    def predict(self, table: pd.DataFrame) -> np.ndarray:
-        return self.trainer.predict(self.trainer.loader(table, train=False))[0]
+    def predict(self, table: pd.DataFrame, tta: Sequence[str] = ()) -> np.ndarray:
+        return self.trainer.predict(self.trainer.loader(table, train=False), tta=tta)[0]
+
+    def validation(self, tta: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+        from data_loader.split import load_split
+
+        _, table, _ = load_split(self.cfg)
+        return table, self.predict(table, tta)
 
 
 class GroupPredictor:
@@ -56,13 +67,33 @@ class GroupPredictor:
 
     def __init__(self, group: Path, changes: dict):
         spec = json.loads((group / GROUP_FILE).read_text())
-        self.how = spec["combine"]
+        self.kind, self.how = spec.get("kind", "group"), spec["combine"]
         self.members = [load(group / m, changes) for m in spec["members"]]
         self.cfg = self.members[0].cfg
         self.checkpoint = group
 
-    def predict(self, table: pd.DataFrame) -> np.ndarray:
-        return combine_probabilities([m.predict(table) for m in self.members], self.how)
+    def predict(self, table: pd.DataFrame, tta: Sequence[str] = ()) -> np.ndarray:
+        return combine_probabilities([m.predict(table, tta) for m in self.members], self.how)
+
+    def validation(self, tta: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+        parts = [m.validation(tta) for m in self.members]
+        if self.kind == "kfold":  # each fold on its own held-out persons: out of fold
+            return (pd.concat([t for t, _ in parts], ignore_index=True), np.concatenate([p for _, p in parts]))
+        return ensemble_validation(parts, self.how)
+
+
+def ensemble_validation(parts: list[tuple[pd.DataFrame, np.ndarray]], how: str = "mean",
+                        weights: Sequence[float] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Combine validation predictions of models that were validated on the same images."""
+    table = parts[0][0]
+    order = table["file"].to_numpy()
+    aligned = []
+    for other, probs in parts:
+        if set(other["file"]) != set(order):
+            raise UserError("these runs were validated on different persons (another seed, fold or data); "
+                            "evaluate them one at a time, or ensemble runs of one split")
+        aligned.append(pd.DataFrame(probs, index=other["file"].to_numpy()).loc[order].to_numpy())
+    return table, combine_probabilities(aligned, how, weights)
 
 
 def load(folder: Path, changes: dict | None = None) -> RunPredictor | GroupPredictor:

@@ -36,9 +36,10 @@ def data_root(cfg) -> Path:
     return root
 
 
-def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOLDS) -> pd.DataFrame:
+def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOLDS,
+               corrections: str | Path = "") -> pd.DataFrame:
     """One row per training image: file, person, folder, stem, race, age, mask, gender, and the
-    labels of `add_labels`."""
+    labels of `add_labels`; a `corrections` file (data_loader/corrections.py) fixes labels first."""
     csv_path = root / "train" / "train.csv"
     persons = _read_csv(csv_path, TRAIN_COLUMNS, "id,gender,race,age,path (one row per person)")
     problems: list[str] = []
@@ -67,6 +68,10 @@ def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOL
     if not rows:
         raise UserError(f"{csv_path}: no training images found; check data_dir")
     table = pd.DataFrame(rows, columns=["file", "person", "folder", "stem", "race", "age", "mask", "gender"])
+    if corrections:
+        from data_loader.corrections import apply
+
+        table = apply(table, corrections)
     return add_labels(table, age_thresholds)
 
 

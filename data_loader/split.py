@@ -40,6 +40,6 @@ def split(table: pd.DataFrame, fold_of: pd.Series, fold: int) -> tuple[pd.DataFr
 
 def load_split(cfg) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """The configured data's (train rows, validation rows, person -> fold)."""
-    table = read_train(data_root(cfg), cfg.age_thresholds)
+    table = read_train(data_root(cfg), cfg.age_thresholds, cfg.corrections)
     folds = person_folds(table, cfg.folds, cfg.seed)
     return (*split(table, folds, cfg.fold), folds)

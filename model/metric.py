@@ -16,6 +16,15 @@ def macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(f1_score(truth, pred, average="macro", zero_division=0))
 
 
+def validation_metrics(probs: np.ndarray, table) -> dict[str, float]:
+    """metrics.csv's val_* scores of a validation table's (N, 18) probabilities: against the
+    official labels, plus the 18-class and age F1 against the training (relabelled) ones."""
+    row = {f"val_{k}": v for k, v in evaluate(probs, table["official_label"].to_numpy()).items()}
+    trained = evaluate(probs, table["label"].to_numpy())
+    row.update(val_f1_train_labels=trained["f1"], val_f1_age_train_labels=trained["f1_age"])
+    return row
+
+
 def evaluate(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """f1, acc, f1_mask / f1_gender / f1_age and f1_60plus of (N, 18) probabilities against 18-class labels."""
     pred = probs.argmax(axis=1)

@@ -42,7 +42,7 @@ def test_separate_models_train_into_one_group_and_combine(tiny_overrides, tiny_d
         assert (group / task / "best.pt").is_file() and len(member) == 1
     combined = pd.read_csv(group / "metrics.csv")
     assert combined["val_f1"].iloc[0] == pytest.approx(row["val_f1"])
-    assert "separate models combined" in capsys.readouterr().err
+    assert "separate group" in capsys.readouterr().err
     _check_submission(group, tiny_data, tmp_path)
 
 

@@ -20,5 +20,17 @@ def get_trainer(name: str) -> type:
     return TRAINERS.get(name)
 
 
+def build(cfg):
+    """What trains this config: a k-fold group, a pseudo-labelling group, or the named trainer."""
+    from trainer.kfold import KFold
+    from trainer.pseudo import PseudoLabelling
+
+    if cfg.kfold:
+        return KFold(cfg)
+    if cfg.pseudo_from:
+        return PseudoLabelling(cfg)
+    return get_trainer(cfg.trainer)(cfg)
+
+
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

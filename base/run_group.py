@@ -1,0 +1,73 @@
+"""RunGroup: member runs trained in turn into one folder that predicts as one model.
+
+    <group>/config.json   the group's configuration
+    <group>/group.json    {"kind", "combine", "members"}: how base/predictor.py loads it
+    <group>/metrics.csv   one row: the group's validation (what each kind means by it)
+    <group>/<member>/     ordinary run folders (or groups themselves)
+
+A subclass names its members (`plan`), gives each its configuration (`member_config`, which may
+prepare files the member needs) and says how the group is validated (`validation`). Resuming a
+group resumes its members in order; finished members return at once.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from base import predictor, run_dir
+from base.atomic import write_csv, write_text
+from base.config import Config
+from base.run_dir import setup_logging
+from data_loader.split import load_split
+from model.metric import validation_metrics
+
+
+class RunGroup:
+    kind = "group"
+    combine = "mean"
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+
+    def plan(self) -> list[str]:
+        """Member folder names, in training order."""
+        raise NotImplementedError
+
+    def member_config(self, name: str, group: Path) -> Config:
+        raise NotImplementedError
+
+    def predicting_members(self) -> list[str]:
+        """The members whose predictions make the group's (default: all)."""
+        return self.plan()
+
+    def validation(self, group: Path) -> tuple[pd.DataFrame, np.ndarray]:
+        """(validation table, its (N, 18) probabilities) of the trained group; default: the
+        configured split's validation persons, predicted by the whole group."""
+        _, val_table, _ = load_split(self.cfg)
+        return val_table, predictor.load(group).predict(val_table)
+
+    def fit(self, run: Path | None = None, resume: bool = False) -> dict:
+        from trainer import build  # members may be any trainer or group: look them up late
+
+        cfg = self.cfg
+        load_split(cfg)  # bad data fails before any folder is made
+        group = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or self.kind)
+        write_text(group / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        predictor.write_group(group, self.kind, self.combine, self.predicting_members())
+        started = time.perf_counter()
+        for name in self.plan():
+            folder = group / name
+            # A member folder exists when resuming, or when member_config prepared its inputs.
+            build(self.member_config(name, group)).fit(folder, resume=folder.is_dir())
+        log = setup_logging(group)
+        table, probs = self.validation(group)
+        row = {**validation_metrics(probs, table), "seconds": time.perf_counter() - started}
+        write_csv(group / "metrics.csv", pd.DataFrame([row]))
+        log.info(f"{self.kind} group {group.name}: val_f1 {row['val_f1']:.4f} (mask {row['val_f1_mask']:.3f} "
+                 f"gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f}); "
+                 f"next: python inference.py --run {group}")
+        return row

@@ -1,0 +1,89 @@
+"""Label-noise audit: list training persons whose labels the out-of-fold predictions contradict.
+
+    python -m data_loader.audit runs/kfold-20260101-120000 [--out suspects.csv] [--min-confidence 0.5]
+
+It reads a k-fold group's oof.csv (every training image predicted by the fold model that never
+saw it) and flags, per person:
+- gender: most of the person's pictures are predicted as the other gender;
+- mask:   the incorrect_mask picture looks not-worn and the normal picture looks incorrect;
+- age:    the person's pictures agree on another age group, giving the labelled one < 0.2 on average.
+The output, ranked by confidence, is in the corrections format (id,field,value plus why), so
+after a look at the pictures it can be given to the `corrections` knob as it is (age rows need
+a value filled in: the audit knows the group, not the age).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from base.atomic import write_csv
+from base.errors import UserError, exit_on_user_error
+from data_loader.labels import AGE_NAMES, GENDER_NAMES, OFFICIAL_AGE_THRESHOLDS, age_group
+
+COLUMNS = ["id", "field", "value", "kind", "confidence", "evidence", "folder"]
+
+
+def marginals(oof: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(mask), P(gender), P(age group) per image from the 18 class probabilities."""
+    joint = oof[[f"p{c}" for c in range(18)]].to_numpy().reshape(-1, 3, 2, 3)
+    return joint.sum((2, 3)), joint.sum((1, 3)), joint.sum((1, 2))
+
+
+def suspects(oof: pd.DataFrame, min_confidence: float = 0.5) -> pd.DataFrame:
+    """Suspect labels ranked by confidence (see the module's doc for the three kinds)."""
+    p_mask, p_gender, p_age = marginals(oof)
+    oof = oof.assign(p_female=p_gender[:, 1], pred_gender=p_gender.argmax(1),
+                     p_inc_as_normal=p_mask[:, 2], p_inc_as_inc=p_mask[:, 1],
+                     **{f"p_age{a}": p_age[:, a] for a in range(3)})
+    rows = []
+    for person, pics in oof.groupby("person", sort=True):
+        folder = Path(pics["file"].iloc[0]).parent.name
+        gender = int(pics["gender"].iloc[0])
+        other = (pics["pred_gender"] != gender).sum()
+        if other > len(pics) / 2:
+            p_other = float((pics["p_female"] if gender == 0 else 1 - pics["p_female"]).mean())
+            rows.append((person, "gender", GENDER_NAMES[1 - gender], "gender", p_other,
+                         f"{other} of {len(pics)} pictures look {GENDER_NAMES[1 - gender]}", folder))
+        inc, normal = pics[pics["stem"] == "incorrect_mask"], pics[pics["stem"] == "normal"]
+        if len(inc) == 1 and len(normal) == 1:
+            inc_looks_normal = inc["p_inc_as_normal"].iloc[0]
+            normal_looks_inc = normal["p_inc_as_inc"].iloc[0]
+            if inc_looks_normal > inc["p_inc_as_inc"].iloc[0] and normal_looks_inc > normal["p_inc_as_normal"].iloc[0]:
+                rows.append((person, "mask", "swap", "incorrect_mask<->normal",
+                             float(np.sqrt(inc_looks_normal * normal_looks_inc)),
+                             f"incorrect_mask looks not worn ({inc_looks_normal:.2f}), normal looks incorrect "
+                             f"({normal_looks_inc:.2f})", folder))
+        group = int(age_group(int(pics["age"].iloc[0]), OFFICIAL_AGE_THRESHOLDS))
+        mean_age = pics[[f"p_age{a}" for a in range(3)]].to_numpy().mean(0)
+        if mean_age.argmax() != group and mean_age[group] < 0.2:
+            rows.append((person, "age", "", f"age {AGE_NAMES[group]} -> {AGE_NAMES[mean_age.argmax()]}",
+                         float(1 - mean_age[group]), f"age {pics['age'].iloc[0]} labelled; pictures say "
+                         f"{AGE_NAMES[mean_age.argmax()]} ({mean_age.max():.2f})", folder))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = table[table["confidence"] >= min_confidence]
+    return table.sort_values(["confidence", "id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("group", type=Path, help="a k-fold group folder (with oof.csv), or an oof.csv")
+    ap.add_argument("--out", type=Path, help="where to write (default: <group>/suspects.csv)")
+    ap.add_argument("--min-confidence", type=float, default=0.5, help="drop weaker suspects (default: %(default)s)")
+    args = ap.parse_args(argv)
+    path = args.group if args.group.suffix == ".csv" else args.group / "oof.csv"
+    if not path.is_file():
+        raise UserError(f"{path} not found; train with kfold=True first (its group folder holds oof.csv)")
+    found = suspects(pd.read_csv(path, dtype={"person": str}), args.min_confidence)
+    out = args.out or path.with_name("suspects.csv")
+    write_csv(out, found)
+    print(found.head(20).to_string(index=False) if len(found) else "no suspects")
+    print(f"{len(found)} suspect label(s) -> {out}")
+    return found
+
+
+if __name__ == "__main__":
+    main()

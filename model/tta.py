@@ -1,0 +1,57 @@
+"""Test-time augmentation: deterministic views of a normalised batch, averaged in probability space.
+
+Views work on the tensors the model sees, so an image is decoded once however many views
+there are. The plain view is always included.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from base.registry import Registry
+
+View = Callable[[torch.Tensor], torch.Tensor]
+VIEWS: Registry[Callable[..., View]] = Registry("TTA view")
+
+
+@VIEWS.register("flip")
+def flip(**_) -> View:
+    return lambda images: images.flip(-1)
+
+
+@VIEWS.register("scale")
+def scale(zoom: float = 1.1, **_) -> View:
+    """Zoom in on the centre by `zoom` (the face a little larger)."""
+    def view(images):
+        h, w = images.shape[-2:]
+        ch, cw = round(h / zoom), round(w / zoom)
+        top, left = (h - ch) // 2, (w - cw) // 2
+        crop = images[..., top:top + ch, left:left + cw]
+        return F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
+    return view
+
+
+@VIEWS.register("shift")
+def shift(share: float = 0.05, **_) -> View:
+    """Move the picture right by `share` of its width, repeating the edge column."""
+    def view(images):
+        dx = max(1, round(images.shape[-1] * share))
+        return F.pad(images, (dx, 0, 0, 0), mode="replicate")[..., :images.shape[-1]]
+    return view
+
+
+@VIEWS.register("brightness")
+def brightness(mean: Sequence[float], std: Sequence[float], gain: float = 1.1, **_) -> View:
+    """Pixels x `gain`, applied through the normalisation: (gain * x - mean) / std."""
+    def view(images):
+        m = torch.tensor(mean, device=images.device, dtype=images.dtype)[:, None, None]
+        s = torch.tensor(std, device=images.device, dtype=images.dtype)[:, None, None]
+        return gain * images + (gain - 1) * m / s
+    return view
+
+
+def build_views(names: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> list[View]:
+    """The plain view, then the named ones (unknown names fail, listing the known)."""
+    return [lambda images: images] + [VIEWS.get(n)(mean=mean, std=std) for n in names if n != "none"]
