@@ -78,5 +78,5 @@ def head_specs(cfg, heads: dict[str, int]) -> dict[str, HeadSpec]:
     for head in heads:
         activation = "sigmoid" if head in cfg.sigmoid_heads else "softmax"
         weight = cfg.head_weights.get(head, 1.0) if len(heads) > 1 else 1.0
-        specs[head] = HeadSpec(activation, build_loss(cfg.head_loss.get(head, cfg.loss), activation), weight)
+        specs[head] = HeadSpec(activation, build_loss(cfg.head_loss.get(head, cfg.loss), activation, head), weight)
     return specs
