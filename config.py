@@ -26,6 +26,8 @@ demo_seed: int = 0
 age_thresholds: tuple[int, int] = (30, 60)  # training labels only: age >= t0 is 30-59, >= t1 is >=60
 folds: int = 5                   # persons split into this many person-grouped, stratified folds
 fold: int = 0                    # the fold held out for validation
+skip_bad_images: bool = False    # every image is decoded once before training; a file that cannot be
+                                 # (truncated, not an image) stops the run, or with True is left out
 
 # ---- input pipeline -------------------------------------------------------------------------
 image_size: tuple[int, int] = (64, 48)    # what the model sees (height, width); real photos: 384x288

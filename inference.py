@@ -15,6 +15,7 @@ from base.errors import exit_on_user_error
 from base.run_dir import newest, setup_logging
 from base.submission import score, write_submission
 from data_loader.layout import data_root, read_eval
+from data_loader.verify import check_images
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> dict:
                ("device", args.device), ("checkpoint", args.checkpoint)) if value is not None}
     model = predictor.load(run, changes)
     root = data_root(model.cfg)
-    table = read_eval(root)
+    table = check_images(read_eval(root), "eval")
     started = time.perf_counter()
     probs = model.predict(table)
     seconds = time.perf_counter() - started
