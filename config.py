@@ -71,6 +71,8 @@ monitor: str = "auto"            # metrics.csv column that picks best.pt and dri
                                  # "auto": val_f1, or val_f1_<task> for an "attribute" model
 monitor_mode: Literal["max", "min"] = "max"
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
+checkpoint_every_steps: int = 0  # also write last.pt every N training steps inside an epoch; 0 = epoch ends only
+keep_last: int = 0               # also keep the last K epochs' checkpoints as epoch-NNN.pt; 0 = none
 
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last"] = "best"

@@ -46,12 +46,13 @@ class SeparateModels:
         cfg = self.cfg
         _, val_table, _ = load_split(cfg)  # bad data fails before any folder is made
         group = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "separate")
-        write_text(group / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        predictor.write_group(group, "product", list(self.members))
-        started = time.perf_counter()
-        for task, member in self.members.items():
-            folder = group / task
-            AttributeTrainer(member).fit(folder, resume=resume and folder.is_dir())
+        with run_dir.removed_without_checkpoint(group, fresh=not resume):
+            write_text(group / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+            predictor.write_group(group, "product", list(self.members))
+            started = time.perf_counter()
+            for task, member in self.members.items():
+                folder = group / task
+                AttributeTrainer(member).fit(folder, resume=resume and folder.is_dir())
         log = setup_logging(group)
         probs = predictor.load(group).predict(val_table)
         row = {f"val_{k}": v for k, v in evaluate(probs, val_table["official_label"].to_numpy()).items()}
