@@ -26,6 +26,8 @@ demo_seed: int = 0
 age_thresholds: tuple[int, int] = (30, 60)  # training labels only: age >= t0 is 30-59, >= t1 is >=60
 folds: int = 5                   # persons split into this many person-grouped, stratified folds
 fold: int = 0                    # the fold held out for validation
+skip_bad_images: bool = False    # every image is decoded once before training; a file that cannot be
+                                 # (truncated, not an image) stops the run, or with True is left out
 
 # ---- input pipeline -------------------------------------------------------------------------
 image_size: tuple[int, int] = (64, 48)    # what the model sees (height, width); real photos: 384x288
@@ -87,6 +89,8 @@ monitor: str = "auto"            # metrics.csv column that picks best.pt and dri
                                  # "auto": val_f1, or val_f1_<task> for an "attribute" model
 monitor_mode: Literal["max", "min"] = "max"
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
+checkpoint_every_steps: int = 0  # also write last.pt every N training steps inside an epoch; 0 = epoch ends only
+keep_last: int = 0               # also keep the last K epochs' checkpoints as epoch-NNN.pt; 0 = none
 
 # ---- k-fold, pseudo-labels, label fixes ------------------------------------------------------
 kfold: bool = False              # train one run per fold into one group; scores out-of-fold (OOF)

@@ -23,6 +23,7 @@ from base.errors import UserError, exit_on_user_error
 from base.run_dir import newest, setup_logging
 from base.submission import score, write_submission
 from data_loader.layout import data_root, read_eval
+from data_loader.verify import check_images
 from model.metric import validation_metrics
 
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.evaluate:
         return evaluate(models, args.weights, tta, log)
     root = data_root(models[0].cfg)
-    table = read_eval(root)
+    table = check_images(read_eval(root), "eval")
     started = time.perf_counter()
     probs = predictor.combine_probabilities([m.predict(table, tta) for m in models], "mean", args.weights)
     seconds = time.perf_counter() - started

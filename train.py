@@ -19,7 +19,7 @@ from trainer import build
 
 # Knobs a resumed run may change: they do not alter what the finished epochs mean.
 RESUMABLE = {"epochs", "patience", "num_workers", "device", "inference_batch_size", "checkpoint", "name",
-             "kfold_folds", "tta"}
+             "kfold_folds", "tta", "checkpoint_every_steps", "keep_last"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -28,7 +28,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
                     help="override one knob (repeatable), e.g. --set backbone=resnet34")
     ap.add_argument("--resume", metavar="RUN_DIR",
-                    help="continue this run folder from its last.pt ('auto' = the newest run)")
+                    help="continue this run folder from its last.pt ('auto' = the newest run whose "
+                    "config has this config's name)")
     ap.add_argument("--force", action="store_true", help="with --resume: accept changed knobs other than "
                     + ", ".join(sorted(RESUMABLE)))
     return ap.parse_args(argv)
@@ -38,8 +39,8 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.Config, Path | None]:
     """The configuration to train with, and the run folder to continue (None = a new run)."""
     if not args.resume:
         return config_lib.load(args.config, args.set), None
-    runs_dir = config_lib.load(args.config, args.set).runs_dir
-    run = newest(runs_dir) if args.resume == "auto" else Path(args.resume)
+    now = config_lib.load(args.config, args.set)
+    run = newest(now.runs_dir, name=now.name) if args.resume == "auto" else Path(args.resume)
     if not (run / "config.json").is_file():
         raise UserError(f"--resume {run}: no config.json there; pass a run folder made by train.py")
     saved = config_lib.from_dict(json.loads((run / "config.json").read_text()), source=str(run / "config.json"))

@@ -44,6 +44,9 @@ class BaseDataLoader(DataLoader):
             num_workers=default_workers(cfg.num_workers),
             pin_memory=pin_memory,
             worker_init_fn=_init_worker,
+            # Starting an epoch draws the workers' base seed: from this generator, not the global
+            # one, so dropout's random stream does not depend on where an epoch was resumed.
+            generator=torch.Generator().manual_seed(cfg.seed),
         )
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:

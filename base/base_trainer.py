@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
 from base.config import Config
 from base.device import seed_everything, select_device
+from base.epoch_progress import EpochProgress
 from base.errors import UserError
 from base.optim import build_optimizer, build_scheduler
 from base.run_dir import setup_logging
@@ -42,9 +42,10 @@ from data_loader.mixing import BatchMixer
 from data_loader.samplers import EpochSampler, inverse_frequency
 from data_loader.split import load_split
 from data_loader.transforms import build_transform
+from data_loader.verify import check_images
 from model.backbone import create_backbone
 from model.heads import class_counts, head_specs, one_hot_targets
-from model.metric import macro_f1, validation_metrics
+from model.metric import validation_metrics
 from model.model import FaceClassifier
 from model.tta import build_views
 
@@ -87,6 +88,7 @@ class BaseTrainer:
         """The rows to train on: the train split, plus `pseudo_labels` rows; a hook for extra data."""
         if self.cfg.pseudo_labels:
             extra = pseudo_labels.training_rows(self.cfg.pseudo_labels, data_root(self.cfg))
+            extra = check_images(extra, "pseudo-labelled", self.cfg.skip_bad_images)
             table = pd.concat([table, extra], ignore_index=True)
         return table
 
@@ -110,68 +112,85 @@ class BaseTrainer:
         """Train into `run` (default: a new folder under runs_dir), or with `resume` continue it
         from its last.pt; return the best epoch's metrics row.
 
-        The data is read and checked before the run folder is created, so bad input leaves nothing.
+        The data is read and checked before the run folder is created, so bad input leaves nothing;
+        a new folder that fails before its first checkpoint is removed again.
         """
         cfg = self.cfg
         train_table, val_table, folds = self.split_tables()
-        self.run = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run")
-        self.log = setup_logging(self.run)
-        write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        if cfg.corrections:  # the label fixes this run trained with, beside its config
-            write_text(self.run / "corrections.csv", Path(cfg.corrections).read_text())
-        roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
-        write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
         train_table = self.training_table(train_table)
-        train_loader = self.loader(train_table, train=True)
-        targets = torch.as_tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
-        self.specs = head_specs(cfg, self.heads, class_counts(targets, self.heads))  # train split only
-        val_loader = self.loader(val_table, train=False)
-        self.val_table = val_table
-        self.optimizer = build_optimizer(self.model, cfg)
-        self.scheduler = build_scheduler(self.optimizer, cfg, len(train_loader))
-        self.history, self.best, self.stale, start = [], None, 0, 1
-        if resume and (self.run / "last.pt").exists():
-            start = self.restore(self.run / "last.pt") + 1
-        self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
-                      f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}")
-        for epoch in range(start, cfg.epochs + 1):
-            if cfg.patience and self.stale >= cfg.patience:
-                break
-            started = time.perf_counter()
-            lr = self.optimizer.param_groups[0]["lr"]
-            train_loader.set_epoch(epoch)
-            row = {"epoch": epoch, "lr": lr, **self.train_epoch(train_loader, epoch), **self.validate(val_loader)}
-            row["seconds"] = time.perf_counter() - started
-            self.end_epoch(row)
+        for what, table in (("training", train_table), ("validation", val_table)):
+            if table.empty:
+                raise UserError(f"no {what} images left after the split and filters; check data_dir, folds and fold")
+        saved = None
+        if resume and run is not None and (Path(run) / "last.pt").exists():
+            saved = self.load_weights(Path(run) / "last.pt")  # another model's checkpoint changes nothing
+        self.run = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run")
+        with run_dir.removed_without_checkpoint(self.run, fresh=not resume):
+            self.log = setup_logging(self.run)
+            train_loader = self.loader(train_table, train=True)
+            val_loader = self.loader(val_table, train=False)
+            self.val_table = val_table
+            targets = torch.as_tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
+            self.specs = head_specs(cfg, self.heads, class_counts(targets, self.heads))  # train split only
+            self.steps_per_epoch = len(train_loader)
+            self.optimizer = build_optimizer(self.model, cfg)
+            self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+            self.resumable = {"optimizer": self.optimizer, "scheduler": self.scheduler}
+            self.history, self.best, self.stale, self.progress, start = [], None, 0, None, 1
+            if saved is not None:
+                start = self.restore(self.run / "last.pt", saved)
+            write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+            if cfg.corrections:  # the label fixes this run trained with, beside its config
+                write_text(self.run / "corrections.csv", Path(cfg.corrections).read_text())
+            roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
+            write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
+            self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
+                          f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}")
+            self.train_epochs(train_loader, val_loader, start)
         best = self.best_row()
         self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
                       f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {self.run}")
         return best
 
-    def train_epoch(self, loader: BaseDataLoader, epoch: int) -> dict[str, float]:
+    def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
+        """Epochs `start`..epochs, until early stopping; a restored self.progress resumes inside `start`."""
+        for epoch in range(start, self.cfg.epochs + 1):
+            if self.cfg.patience and self.stale >= self.cfg.patience:
+                break
+            if self.progress is None:
+                self.progress = EpochProgress(epoch, lr=self.optimizer.param_groups[0]["lr"])
+            train_loader.set_epoch(epoch, self.progress.step)
+            row = {"epoch": epoch, "lr": self.progress.lr, **self.train_epoch(train_loader, self.progress),
+                   **self.validate(val_loader)}
+            row["seconds"] = self.progress.seconds()
+            self.end_epoch(row)
+
+    def train_epoch(self, loader: BaseDataLoader, progress: EpochProgress) -> dict[str, float]:
+        """Train the rest of `progress.epoch` (all of it, or what a mid-epoch checkpoint left)."""
         self.model.train()
-        total, count, preds, labels = 0.0, 0, [], []
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=None, dynamic_ncols=True)
-        for step, (images, targets) in enumerate(bar):
+        epoch, every = progress.epoch, self.cfg.checkpoint_every_steps
+        bar = tqdm(loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=None, dynamic_ncols=True,
+                   initial=progress.step, total=self.steps_per_epoch)
+        for images, targets in bar:
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
-            images, soft = self.mixer(images, one_hot_targets(targets, self.heads), epoch, step)
+            images, soft = self.mixer(images, one_hot_targets(targets, self.heads), epoch, progress.step)
             outputs = self.model(images)
             loss = self.loss(outputs, soft)
             if not torch.isfinite(loss):
-                raise UserError(f"loss is {loss.item()} at epoch {epoch} step {step}; lower lr or check the data")
+                raise UserError(f"loss is {loss.item()} at epoch {epoch} step {progress.step}; "
+                                "lower lr or check the data")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             self.scheduler.step()
-            total += loss.item() * len(images)
-            count += len(images)
-            preds.append(self.probabilities({k: v.detach() for k, v in outputs.items()}).argmax(1).cpu())
-            labels.append(encode(*targets.T).cpu())
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{total / count:.4f}")
-        f1 = macro_f1(torch.cat(labels).numpy(), torch.cat(preds).numpy()) if count else math.nan
-        return {"train_loss": total / max(count, 1), "train_f1": f1}
+            preds = self.probabilities({k: v.detach() for k, v in outputs.items()}).argmax(1).cpu()
+            progress.add(loss.item(), preds, encode(*targets.T).cpu())
+            if progress.step % 10 == 1:
+                bar.set_postfix(loss=f"{progress.loss_sum / progress.count:.4f}")
+            if every and progress.step % every == 0 and progress.step < self.steps_per_epoch:
+                checkpoint.save(self.run / "last.pt", self.state(epoch - 1, full=True))
+        return progress.metrics()
 
     @torch.no_grad()
     def predict(self, loader: BaseDataLoader, desc: str = "predict",
@@ -210,10 +229,12 @@ class BaseTrainer:
         improved = self.best is None or (value > self.best if cfg.monitor_mode == "max" else value < self.best)
         self.best, self.stale = (value, 0) if improved else (self.best, self.stale + 1)
         self.history.append(row)
+        self.progress = None
         write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(METRICS)))
         if improved:
             checkpoint.save(self.run / "best.pt", self.state(row["epoch"], full=False))
         checkpoint.save(self.run / "last.pt", self.state(row["epoch"], full=True))
+        checkpoint.keep_last(self.run, row["epoch"], cfg.keep_last)
         self.log.info(f"epoch {row['epoch']}/{cfg.epochs}  train_loss {row['train_loss']:.4f}  "
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
@@ -229,32 +250,53 @@ class BaseTrainer:
         return pick(self.history, key=lambda r: r[key])
 
     # ---- checkpoints ------------------------------------------------------------------------
+    # A full checkpoint (last.pt) holds everything the next step depends on: the weights, every
+    # entry of self.resumable (name -> object with state_dict/load_state_dict: optimizer and
+    # scheduler here; an AMP scaler or EMA weights add themselves to it where they are built),
+    # the epoch and, inside an epoch, its progress, best metric, early-stop counter and the random
+    # states. Shuffling and augmentation are a function of (seed, epoch), so nothing else is needed.
     def state(self, epoch: int, full: bool) -> dict:
+        """`epoch` = epochs finished; inside an epoch, `step` batches of the next one are done too."""
         state = {"model": self.model.state_dict(), "epoch": epoch, "config": self.cfg.to_dict(),
                  "trainer": self.cfg.trainer, "heads": dict(self.heads)}
         if full:
-            state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                         best=self.best, stale=self.stale, rng=checkpoint.rng_state())
+            state.update({name: part.state_dict() for name, part in self.resumable.items()})
+            state.update(best=self.best, stale=self.stale, rng=checkpoint.rng_state(),
+                         step=self.progress.step if self.progress else 0,
+                         progress=self.progress.state_dict() if self.progress else None)
         return state
 
     def load_weights(self, path: Path) -> dict:
         """Load a checkpoint's model weights; refuse one made for other heads or another backbone."""
         state = checkpoint.load(path)
-        if state.get("heads") != dict(self.heads) or state.get("config", {}).get("backbone") != self.cfg.backbone:
-            raise UserError(f"{path}: made for backbone {state.get('config', {}).get('backbone')!r} with heads "
-                            f"{state.get('heads')}, not {self.cfg.backbone!r} with {dict(self.heads)}")
-        self.model.load_state_dict(state["model"])
+        made = state.get("config", {}).get("backbone"), state.get("heads")
+        if "model" not in state or made != (self.cfg.backbone, dict(self.heads)):
+            raise UserError(f"{path}: made for backbone {made[0]!r} with heads {made[1]}, not {self.cfg.backbone!r} "
+                            f"with {dict(self.heads)}; use the run folder it was trained in, or train anew")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as err:
+            raise UserError(f"{path}: its weights do not fit this {self.cfg.backbone!r} model "
+                            f"({str(err).splitlines()[0]}); use the run folder it was trained in") from None
         return state
 
-    def restore(self, path: Path) -> int:
-        """Continue from last.pt: weights, optimizer, schedule, best/early-stop state, RNG; the epoch it ended."""
-        state = self.load_weights(path)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+    def restore(self, path: Path, state: dict | None = None) -> int:
+        """Continue from last.pt (`state`: its contents, already loaded into the model); return the
+        epoch to train next (self.progress holds how far it got when the checkpoint was taken inside it)."""
+        state = state or self.load_weights(path)
+        for name, part in self.resumable.items():
+            if state.get(name) is None:
+                raise UserError(f"{path}: holds no {name} state, so this configuration cannot continue it; "
+                                "start a new run")
+            part.load_state_dict(state[name])
         self.best, self.stale = state["best"], state["stale"]
         checkpoint.set_rng_state(state["rng"])
-        if (self.run / "metrics.csv").exists():
+        if state.get("progress"):
+            self.progress = EpochProgress.from_state(state["progress"])
+        if (self.run / "metrics.csv").exists():  # rows written after this checkpoint are redone
             rows = pd.read_csv(self.run / "metrics.csv")
             self.history = rows[rows["epoch"] <= state["epoch"]].to_dict("records")
-        self.log.info(f"resumed from {path} after epoch {state['epoch']}")
-        return state["epoch"]
+        where = f"inside epoch {state['epoch'] + 1} at step {state['step']}" if state.get("step") else \
+            f"after epoch {state['epoch']}"
+        self.log.info(f"resumed from {path} {where}")
+        return state["epoch"] + 1

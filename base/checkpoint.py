@@ -1,14 +1,17 @@
 """Checkpoint files: written atomically, read with `weights_only=True` (no code runs on load)."""
 from __future__ import annotations
 
+import os
 import pickle
 import random
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from base.atomic import torch_save
+from base.atomic import atomic_path, torch_save
 from base.errors import UserError
 
 
@@ -16,16 +19,34 @@ def save(path: Path, state: dict) -> None:
     torch_save(path, state)
 
 
+def keep_last(run: Path, epoch: int, k: int) -> None:
+    """Keep last.pt of this epoch as epoch-NNN.pt too, and only the newest `k` of those."""
+    if k <= 0:
+        return
+    with atomic_path(run / f"epoch-{epoch:03d}.pt") as tmp:
+        try:  # last.pt is only ever replaced, never rewritten in place, so a hard link is a copy
+            tmp.unlink()
+            os.link(run / "last.pt", tmp)
+        except OSError:
+            shutil.copyfile(run / "last.pt", tmp)
+    kept = sorted((int(m[1]), p) for p in run.glob("epoch-*.pt") if (m := re.fullmatch(r"epoch-(\d+)\.pt", p.name)))
+    for _, old in kept[:-k]:
+        old.unlink(missing_ok=True)
+
+
 def load(path: Path) -> dict:
     if not Path(path).is_file():
         raise UserError(f"{path}: checkpoint not found; train first (python train.py) or pick another run")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise UserError(f"{path}: refused, it holds more than weights and plain values ({str(err).splitlines()[0]}); "
                         "only load checkpoints written by mask18") from None
     except (RuntimeError, EOFError, OSError) as err:
         raise UserError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0]})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a mask18 checkpoint (it holds a {type(state).__name__}, not a dict)")
+    return state
 
 
 def rng_state() -> dict:

@@ -1,9 +1,13 @@
 """Run folders: runs/<name>-<YYYYmmdd-HHMMSS>[-N], created exclusively, never shared."""
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -34,6 +38,8 @@ def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: st
     if resume:
         if not run.is_dir():
             raise UserError(f"{run}: no such run folder to resume")
+        for tmp in run.glob(".*.tmp"):  # a write cut short by the crash; its target is intact
+            tmp.unlink(missing_ok=True)
         return run
     try:
         run.mkdir(parents=True)
@@ -43,13 +49,40 @@ def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: st
 
 
 def newest(runs_dir: str | Path, name: str | None = None) -> Path:
-    """The most recently started run (with a config.json), optionally of one name."""
+    """The most recently started run (with a config.json); with `name`, the newest whose saved
+    config has that name (the knob, "" included)."""
     root = Path(runs_dir)
-    runs = [p.parent for p in root.glob("*/config.json") if name is None or p.parent.name.startswith(f"{name}-")]
+    runs = [p.parent for p in root.glob("*/config.json") if name is None or _saved_name(p) == name]
     if not runs:
-        what = f"runs named {name!r}" if name else "runs"
-        raise UserError(f"no {what} in {root}/; train first (python train.py) or pass --run RUN_DIR")
+        what = f"runs of config name {name!r}" if name is not None else "runs"
+        raise UserError(f"no {what} in {root}/; train first (python train.py) or pass the run folder")
     return max(runs, key=lambda p: (p.joinpath("config.json").stat().st_mtime, p.name))
+
+
+def _saved_name(config_json: Path) -> str | None:
+    try:
+        return json.loads(config_json.read_text()).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+@contextmanager
+def removed_without_checkpoint(run: Path, fresh: bool) -> Iterator[None]:
+    """On any failure, remove a run folder this call created if no checkpoint was written to it:
+    it holds nothing to resume or predict with (the console showed why it stopped), and left there
+    it would become the "newest run" that inference.py picks. A folder with a checkpoint stays,
+    with a line in its train.log on how to continue."""
+    try:
+        yield
+    except BaseException as err:
+        log = logging.getLogger("mask18")
+        if fresh and not any(run.rglob("*.pt")):
+            setup_logging()  # closes train.log
+            shutil.rmtree(run, ignore_errors=True)
+        else:
+            reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
+            log.info(f"stopped ({reason}); continue with: python train.py --resume {run}")
+        raise
 
 
 class _TqdmHandler(logging.StreamHandler):

@@ -59,10 +59,11 @@ class RunGroup:
         write_text(group / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         predictor.write_group(group, self.kind, self.combine, self.predicting_members())
         started = time.perf_counter()
-        for name in self.plan():
-            folder = group / name
-            # A member folder exists when resuming, or when member_config prepared its inputs.
-            build(self.member_config(name, group)).fit(folder, resume=folder.is_dir())
+        with run_dir.removed_without_checkpoint(group, fresh=not resume):
+            for name in self.plan():
+                folder = group / name
+                # A member folder exists when resuming, or when member_config prepared its inputs.
+                build(self.member_config(name, group)).fit(folder, resume=folder.is_dir())
         log = setup_logging(group)
         table, probs = self.validation(group)
         row = {**validation_metrics(probs, table), "seconds": time.perf_counter() - started}

@@ -15,6 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from base.errors import UserError
 from data_loader.layout import data_root, read_train
+from data_loader.verify import check_images
 
 
 def person_folds(table: pd.DataFrame, folds: int, seed: int) -> pd.Series:
@@ -39,7 +40,8 @@ def split(table: pd.DataFrame, fold_of: pd.Series, fold: int) -> tuple[pd.DataFr
 
 
 def load_split(cfg) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """The configured data's (train rows, validation rows, person -> fold)."""
+    """The configured data's (train rows, validation rows, person -> fold); every image decodes."""
     table = read_train(data_root(cfg), cfg.age_thresholds, cfg.corrections)
+    table = check_images(table, "training", cfg.skip_bad_images)
     folds = person_folds(table, cfg.folds, cfg.seed)
     return (*split(table, folds, cfg.fold), folds)

@@ -28,7 +28,7 @@ BOTH = ("softmax", "sigmoid")
 
 
 def supports(*activations: str) -> Callable:
-    """Declare which head activations a loss works with (checked at start-up)."""
+    """Declare which head activations a loss works with (undeclared: both; checked at start-up)."""
     def mark(factory):
         factory.activations = activations
         return factory
@@ -124,9 +124,12 @@ def build_loss(spec: str | Mapping[str, float], head: str, activation: str, cfg,
     losses = []
     for name, share in parts.items():
         factory = LOSSES.get(name)
-        if activation not in getattr(factory, "activations", BOTH):
-            raise UserError(f"loss {name!r} does not work on the {activation} head {head!r}; "
-                            f"use one of its activations ({', '.join(factory.activations)}) or another loss")
+        supported = getattr(factory, "activations", BOTH)
+        if activation not in supported:
+            fix = f"remove {head!r} from sigmoid_heads" if activation == "sigmoid" else f"add {head!r} to sigmoid_heads"
+            raise UserError(f"config knobs 'loss'/'head_loss': loss {name!r} works on {' or '.join(supported)} heads "
+                            f"only, but head {head!r} is a {activation} head; {fix}, or give {head!r} another loss "
+                            "with head_loss")
         losses.append((share, factory(activation=activation, weights=weights, gamma=cfg.focal_gamma,
                                       smoothing=cfg.label_smoothing)))
     if len(losses) == 1 and losses[0][0] == 1.0:

@@ -66,7 +66,8 @@ def test_one_hot_targets_per_head():
     (["sigmoid_heads=['age']"], {"class": 18}, "names 'age', not a head of the 'single' trainer"),
     (["head_loss={'class': 'ce'}"], {"mask": 3}, "names 'class', not a head"),
     (["loss=dice"], {"class": 18}, "unknown loss 'dice'; known: bce, ce, f1, focal, label_smoothing"),
-    (["loss=bce"], {"class": 18}, "loss 'bce' does not work on the softmax head 'class'"),
+    (["loss=bce"], {"class": 18},
+     "loss 'bce' works on sigmoid heads only, but head 'class' is a softmax head; add 'class' to sigmoid_heads"),
 ])
 def test_bad_head_knobs_fail_at_start_up(overrides, heads, message):
     with pytest.raises(UserError) as err:

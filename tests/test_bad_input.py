@@ -1,0 +1,252 @@
+"""Every kind of bad input: one line naming the file or knob and the fix, exit code 2, no traceback,
+and no run folder or submission left behind.
+
+Most cases call the CLIs' main() in the test process (the same code path as `python train.py`,
+without a torch import per case); a few run the real scripts as subprocesses.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import inference
+import train
+from model.loss import LOSSES, supports
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sets(values: dict) -> list[str]:
+    return [a for k, v in values.items() for a in ("--set", f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}")]
+
+
+def _tiny(data: Path, runs: Path) -> dict:  # as conftest's tiny_overrides
+    return {"data_dir": str(data), "runs_dir": str(runs), "backbone": "test_resnet", "image_size": (32, 32),
+            "batch_size": 16, "epochs": 1, "folds": 3, "num_workers": 0, "inference_batch_size": 32}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory) -> Path:
+    """One finished tiny run, for the inference and resume cases (which must not change it)."""
+    runs = tmp_path_factory.mktemp("trained")
+    train.main(_sets(_tiny(tiny_data, runs)))
+    return next(runs.iterdir())
+
+
+def _one_line_error(capsys, main, argv) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+# ---- ways to break a copy of the tiny data set ---------------------------------------------------
+def _persons(data):
+    return pd.read_csv(data / "train" / "train.csv", dtype=str, keep_default_na=False)
+
+
+def _first_folder(data):
+    return data / "train" / "images" / _persons(data).loc[0, "path"]
+
+
+def _edit_person(column, value):
+    def edit(data):
+        persons = _persons(data)
+        persons.loc[0, column] = value(persons) if callable(value) else value
+        persons.to_csv(data / "train" / "train.csv", index=False)
+    return edit
+
+
+def _truncate(file: Path) -> None:
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+
+
+def _second_mask2(data):
+    first = next(_first_folder(data).glob("mask2.*"))
+    shutil.copy(first, first.with_suffix(".jpg" if first.suffix == ".png" else ".png"))
+
+
+def _two_bad_images(data):
+    folder = _first_folder(data)
+    _truncate(next(folder.glob("mask1.*")))
+    next(folder.glob("normal.*")).write_bytes(b"not a picture")
+
+
+def _every_image_bad(data):
+    for file in (data / "train" / "images").glob("*/*"):
+        file.write_bytes(b"")
+
+
+def _edit_info(change):
+    def edit(data):
+        info = change(pd.read_csv(data / "eval" / "info.csv", dtype=str))
+        info.to_csv(data / "eval" / "info.csv", index=False)
+    return edit
+
+
+def _set_image_id(value):
+    def change(info):
+        info.loc[2, "ImageID"] = value
+        return info
+    return _edit_info(change)
+
+
+def _first_eval_image(data):
+    return data / "eval" / "images" / pd.read_csv(data / "eval" / "info.csv", dtype=str).loc[0, "ImageID"]
+
+
+TRAIN_CASES = {
+    "data_dir missing": (None, {"data_dir": "nowhere"}, ["nowhere does not exist", "set data_dir", "demo"]),
+    "train.csv missing": (lambda d: (d / "train" / "train.csv").unlink(), {}, ["train.csv not found", "columns"]),
+    "train.csv without age": (lambda d: _persons(d).drop(columns="age").to_csv(d / "train" / "train.csv", index=False),
+                              {}, ["train.csv: missing column(s) age", "expected columns"]),
+    "person folder missing": (lambda d: shutil.rmtree(_first_folder(d)), {}, ["folder not found", "train.csv"]),
+    "one of the 7 images missing": (lambda d: next(_first_folder(d).glob("normal.*")).unlink(), {},
+                                    ["missing normal", "all seven pictures"]),
+    "two files with one stem": (_second_mask2, {}, ["two files for mask2", "keep one"]),
+    "unknown file stem": (lambda d: (_first_folder(d) / "mask6.jpg").write_bytes(b"x"), {},
+                          ["mask6.jpg: unexpected file", "only mask1"]),
+    "folder name does not match its row": (_edit_person("path", lambda p: p.loc[1, "path"]), {},
+                                           ["train.csv line 2: path", "does not match its row", "rename"]),
+    "age not a number": (_edit_person("age", "forty"), {}, ["line 2: age 'forty' must be a whole number in 0..120"]),
+    "age out of range": (_edit_person("age", "130"), {}, ["line 2: age '130' must be a whole number in 0..120"]),
+    "gender not male/female": (_edit_person("gender", "f"), {}, ["line 2: gender 'f' must be male or female"]),
+    "truncated and undecodable images": (_two_bad_images, {}, [
+        "2 of 252 training images cannot be used", "mask1", "(not a decodable image)", "normal",
+        "set skip_bad_images=True"]),
+    "no persons": (lambda d: _persons(d).head(0).to_csv(d / "train" / "train.csv", index=False), {},
+                   ["train.csv: no training images found"]),
+    "empty after leaving out bad images": (_every_image_bad, {"skip_bad_images": True},
+                                           ["no usable training images left after leaving out 252"]),
+    "config typo": (None, {"bach_size": 8}, ["unknown config knob 'bach_size'; did you mean 'batch_size'?"]),
+    "config wrong type": (None, {"epochs": "two"}, ["config knob 'epochs' must be an integer, got 'two'"]),
+    "config wrong value": (None, {"checkpoint_every_steps": -1}, ["'checkpoint_every_steps' must be 0 (off) or more"]),
+    "unknown trainer": (None, {"trainer": "singel"}, ["unknown trainer 'singel'; known:", "single"]),
+    "sigmoid head with a softmax-only loss": (None, {"loss": "softmax_only", "sigmoid_heads": ["class"]}, [
+        "loss 'softmax_only' works on softmax heads only, but head 'class' is a sigmoid head",
+        "remove 'class' from sigmoid_heads"]),
+    "head knob naming another trainer's head": (None, {"head_loss": {"age": "ce"}}, [
+        "'head_loss' names 'age', not a head of the 'single' trainer"]),
+}
+
+
+@pytest.mark.parametrize("case", list(TRAIN_CASES))
+def test_bad_training_input(case, data_copy, tmp_path, capsys, monkeypatch):
+    breaker, changes, expected = TRAIN_CASES[case]
+    # a stand-in for a loss that only makes sense on softmax heads
+    monkeypatch.setitem(LOSSES._entries, "softmax_only", supports("softmax")(lambda activation, **_: None))
+    if breaker:
+        breaker(data_copy)
+    values = {**_tiny(data_copy, tmp_path / "runs"), **changes}
+    if "data_dir" in changes:
+        values["data_dir"] = str(tmp_path / changes["data_dir"])
+    line = _one_line_error(capsys, train.main, _sets(values))
+    assert all(words in line for words in expected), line
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+RESUME_CASES = {
+    "folder without config.json": (lambda run, tmp: ["--resume", str(tmp)], ["no config.json there"]),
+    "auto without runs of this name": (lambda run, tmp: ["--resume", "auto", "--set", "name='other'",
+                                                         "--set", f"runs_dir={str(run.parent)!r}"],
+                                       ["no runs of config name 'other'"]),
+    "changed knobs": (lambda run, tmp: ["--resume", str(run), "--set", "lr=0.5", "--set", "backbone='resnet18'"],
+                      ["knobs differ from the saved run: backbone, lr", "--force"]),
+    "checkpoint of another head layout": (lambda run, tmp: ["--resume", str(run), "--force",
+                                                            "--set", "trainer='multihead'"],
+                                          ["last.pt: made for backbone 'test_resnet' with heads {'class': 18}",
+                                           "not 'test_resnet' with {'mask': 3, 'gender': 2, 'age': 3}"]),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_CASES))
+def test_bad_resume(case, trained, tmp_path, capsys):
+    argv, expected = RESUME_CASES[case]
+    before = _snapshot(trained)
+    line = _one_line_error(capsys, train.main, argv(trained, tmp_path))
+    assert all(words in line for words in expected), line
+    assert _snapshot(trained) == before and list(trained.parent.iterdir()) == [trained]
+
+
+def _foreign(knob, value):
+    """The run's config.json says another model than the one its checkpoint holds."""
+    def edit(run):
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**config, knob: value}))
+    return edit
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+INFERENCE_CASES = {
+    "info.csv missing": ((lambda d: (d / "eval" / "info.csv").unlink()), None, ["info.csv not found", "ImageID"]),
+    "info.csv without ImageID": (_edit_info(lambda info: info.rename(columns={"ImageID": "id"})),
+                                 None, ["info.csv: missing column(s) ImageID"]),
+    "absolute ImageID": (_set_image_id("/etc/passwd"), None, ["line 4: ImageID '/etc/passwd' must name a file inside"]),
+    "ImageID escaping images/": (_set_image_id("../../train/train.csv"), None,
+                                 ["line 4: ImageID '../../train/train.csv' must name a file inside eval/images"]),
+    "eval image missing": ((lambda d: _first_eval_image(d).unlink()), None,
+                           ["line 2: image eval/images/", "not found"]),
+    "truncated eval image": ((lambda d: _truncate(_first_eval_image(d))), None,
+                             ["1 of 28 eval images cannot be used", "replace them: every eval image needs"]),
+    "empty folder": (None, lambda run: [p.unlink() for p in run.iterdir()], ["no config.json there"]),
+    "run without a checkpoint": (None, lambda run: (run / "best.pt").unlink(),
+                                 ["best.pt: checkpoint not found", "train first"]),
+    "checkpoint of another head layout": (None, _foreign("trainer", "multihead"),
+                                          ["made for backbone 'test_resnet' with heads {'class': 18}"]),
+    "checkpoint of another backbone": (None, _foreign("backbone", "resnet10t"),
+                                       ["made for backbone 'test_resnet'", "not 'resnet10t'"]),
+    "checkpoint carrying code": (None, lambda run: torch.save({"model": _Payload()}, run / "best.pt"),
+                                 ["best.pt: refused, it holds more than weights"]),
+    "half-written checkpoint": (None, lambda run: _truncate(run / "best.pt"), ["best.pt: not a readable checkpoint"]),
+}
+
+
+@pytest.mark.parametrize("case", list(INFERENCE_CASES))
+def test_bad_inference_input(case, trained, data_copy, tmp_path, capsys):
+    break_data, break_run, expected = INFERENCE_CASES[case]
+    run = Path(shutil.copytree(trained, tmp_path / "run"))
+    if break_data:
+        break_data(data_copy)
+    if break_run:
+        break_run(run)
+    out = tmp_path / "out" / "submission.csv"
+    line = _one_line_error(capsys, inference.main, ["--run", str(run), "--data-dir", str(data_copy), "--out", str(out)])
+    assert all(words in line for words in expected), line
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_the_real_scripts_answer_bad_input_with_one_line(trained, data_copy, tmp_path):
+    """Through `python train.py` / `python inference.py` themselves: native decoder warnings
+    (libjpeg, libpng) must not add lines either."""
+    images = sorted((data_copy / "train" / "images").glob("*/*"))
+    for suffix in (".png", ".jpg", ".jpeg"):  # libpng would complain on stderr about a PNG
+        _truncate(next(f for f in images if f.suffix == suffix))
+    run = Path(shutil.copytree(trained, tmp_path / "run"))
+    torch.save({"model": _Payload()}, run / "best.pt")
+    out = tmp_path / "submission.csv"
+    commands = {
+        "train.py": ([*_sets(_tiny(data_copy, tmp_path / "runs"))], "3 of 252 training images cannot be used"),
+        "inference.py": (["--run", str(run), "--out", str(out)], "refused, it holds more than weights"),
+    }
+    for script, (argv, expected) in commands.items():
+        result = subprocess.run([sys.executable, script, *argv], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr, result.stderr
+        assert "this must never run" not in result.stdout
+    assert not (tmp_path / "runs").exists() and not out.exists()
