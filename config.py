@@ -42,6 +42,14 @@ mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # normalisation, RGB i
 std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 batch_size: int = 32
 num_workers: int = -1            # DataLoader processes; -1 = one per CPU core but one, up to 8
+persistent_workers: bool = True  # keep DataLoader processes between epochs
+prefetch_factor: int = 2         # batches each worker prepares ahead
+cache: Literal["auto", "memory", "disk", "off"] = "auto"  # decode + resize every picture once: in
+                                 # memory, or an .npy memmap on disk (kept for later runs); "auto":
+                                 # memory when it fits cache_memory_gb, else disk
+cache_memory_gb: float = 4.0     # memory budget of the "auto" cache
+cache_size: tuple[int, int] = (0, 0)  # size the cache keeps (height, width); (0, 0) = image_size
+cache_dir: str = ""              # where disk caches live; "" = $MASK18_CACHE/images
 sampler: Literal["random", "weighted"] = "random"  # weighted: draw rare classes as often as common ones
 sampler_target: Literal["class", "mask", "gender", "age"] = "class"  # whose inverse frequency weighs
 mix: str = "none"                # batch mixing: "none", "cutmix", "vertical_cutmix" (full-height strip),
@@ -59,6 +67,9 @@ pretrained: bool = False         # timm hub weights (needs network once); see we
 weights_file: str = ""           # local .pth/.safetensors for the backbone (no network needed)
 drop_rate: float = 0.0           # dropout before the head(s)
 channels_last: bool = True       # NHWC memory layout: faster convolutions on CPU and tensor cores
+amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # autocast; "auto": bf16 on CUDA (fp16 where
+                                 # bf16 is missing, with a GradScaler), off on CPU
+compile: bool = False            # torch.compile the model for training
 
 # ---- heads and losses -----------------------------------------------------------------------
 # Head names: "class" (the 18-class head), "mask", "gender", "age".
@@ -79,10 +90,17 @@ optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
 lr: float = 2e-3
 weight_decay: float = 1e-4
 momentum: float = 0.9            # sgd only
-scheduler: Literal["cosine", "step", "none"] = "cosine"  # stepped every update
-warmup_epochs: float = 0.0       # linear warm-up from 0 (fractions of an epoch allowed)
+scheduler: Literal["cosine", "step", "onecycle", "plateau", "none"] = "cosine"
+scheduler_interval: Literal["step", "epoch"] = "step"  # advance the schedule every update or epoch
+warmup_epochs: float = 0.0       # linear warm-up from 0 (fractions of an epoch allowed); onecycle:
+                                 # its rising part (0 = 30% of training)
 step_epochs: int = 5             # "step": multiply lr by step_gamma every step_epochs
-step_gamma: float = 0.1
+step_gamma: float = 0.1          # "step" and "plateau": the factor
+plateau_patience: int = 2        # "plateau": epochs without a better monitored metric before a cut
+accumulate_steps: int = 1        # batches per optimizer update (effective batch = batch_size x this)
+clip_grad_norm: float = 0.0      # clip the gradient norm to this; 0 = off
+ema: bool = False                # keep an EMA of the weights; validate and keep best.pt on it
+ema_decay: float = 0.999
 
 # ---- checkpoints and early stopping ---------------------------------------------------------
 monitor: str = "auto"            # metrics.csv column that picks best.pt and drives early stopping;

@@ -2,7 +2,8 @@
 
 Training batches come from an EpochSampler: order and augmentation seeds are a function of
 (seed, epoch) alone, so a resumed run sees the same batches as an uninterrupted one, whatever
-the number of workers. Evaluation keeps the table's order.
+the number of workers and whether they persist. Evaluation keeps the table's order (under DDP
+each process takes its share of it, see base/distributed.py).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 
 import cv2
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from data_loader.samplers import EpochSampler
 
@@ -31,22 +32,26 @@ def _init_worker(worker_id: int) -> None:
 class BaseDataLoader(DataLoader):
     """`set_epoch(epoch)` before each training epoch picks that epoch's order and augmentation."""
 
-    def __init__(self, dataset: Dataset, cfg, train: bool, sampler: EpochSampler | None = None,
+    def __init__(self, dataset: Dataset, cfg, train: bool, sampler: Sampler | None = None,
                  pin_memory: bool = False):
         batch_size = cfg.batch_size if train else cfg.inference_batch_size
         if train and sampler is None:
             sampler = EpochSampler(len(dataset), cfg.seed)
+        workers = default_workers(cfg.num_workers)
         super().__init__(
             dataset,
             batch_size=batch_size,
             sampler=sampler,
             drop_last=train and len(dataset) > batch_size,  # a batch of one breaks BatchNorm
-            num_workers=default_workers(cfg.num_workers),
+            num_workers=workers,
             pin_memory=pin_memory,
             worker_init_fn=_init_worker,
-            # Starting an epoch draws the workers' base seed: from this generator, not the global
-            # one, so dropout's random stream does not depend on where an epoch was resumed.
+            # torch draws each epoch's worker seeds from this generator, or else from the global
+            # RNG (which would shift dropout's random stream whenever an epoch starts).
             generator=torch.Generator().manual_seed(cfg.seed),
+            # The sampler hands out the augmentation seeds, so workers may live across epochs.
+            persistent_workers=workers > 0 and cfg.persistent_workers,
+            prefetch_factor=cfg.prefetch_factor if workers > 0 else None,
         )
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:

@@ -1,7 +1,8 @@
 """BaseTrainer: the engineering of training, shared by every experiment.
 
-It owns the loop, the device, optimizer and schedule, validation, best/last checkpoints,
-resume, early stopping and metrics.csv. A subclass holds the science in a few hooks:
+It owns the loop, devices (and DDP under torchrun), mixed precision, accumulation, clipping,
+EMA, the optimizer and schedule, validation, checkpoints, resume, early stopping and
+metrics.csv. A subclass holds the science in a few hooks:
 
     heads                         {head name: outputs}, e.g. {"class": 18}
     probabilities(outputs)        (N, 18) class probabilities, whatever the heads
@@ -22,26 +23,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from base import checkpoint, run_dir
+from base import checkpoint, distributed, run_dir
 from base.atomic import write_csv, write_text
 from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
+from base.checkpointing import CheckpointMixin
 from base.config import Config
 from base.device import seed_everything, select_device
 from base.epoch_progress import EpochProgress
 from base.errors import UserError
-from base.optim import build_optimizer, build_scheduler
+from base.optim import Schedule, build_optimizer
 from base.run_dir import setup_logging
-from data_loader import pseudo_labels
+from base.update import Updater, amp_dtype
+from data_loader import image_cache, pseudo_labels
 from data_loader.datasets import FaceDataset
 from data_loader.labels import encode
 from data_loader.layout import data_root
 from data_loader.mixing import BatchMixer
 from data_loader.samplers import EpochSampler, inverse_frequency
 from data_loader.split import load_split
-from data_loader.transforms import build_transform
+from data_loader.transforms import build_transform, normalize
 from data_loader.verify import check_images
 from model.backbone import create_backbone
 from model.heads import class_counts, head_specs, one_hot_targets
@@ -55,12 +59,12 @@ METRICS = ("epoch", "lr", "train_loss", "train_f1", "val_loss", "val_f1", "val_a
            "val_f1_age_train_labels", "seconds")
 
 
-class BaseTrainer:
+class BaseTrainer(CheckpointMixin):
     heads: dict[str, int] = {}
     default_monitor = "val_f1"
 
     def __init__(self, cfg: Config):
-        self.cfg, self.run = cfg, None
+        self.cfg, self.run, self.updater = cfg, None, None
         self.monitor = self.default_monitor if cfg.monitor == "auto" else cfg.monitor
         if self.monitor not in METRICS[2:-1]:
             raise UserError(f"config knob 'monitor': {cfg.monitor!r} is not a metric; use auto or one of "
@@ -68,6 +72,11 @@ class BaseTrainer:
         self.specs = head_specs(cfg, self.heads)  # checks the head knobs now; fit() adds class weights
         self.mixer = BatchMixer(cfg.mix, cfg.mix_prob, cfg.mix_alpha, cfg.seed)
         self.device = select_device(cfg.device)
+        self.world = distributed.init_from_env(self.device)
+        if self.world.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)
+            torch.cuda.set_device(self.device)
+        amp_dtype(cfg.amp, self.device)  # an impossible precision fails now
         seed_everything(cfg.seed)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.build_model().to(self.device, memory_format=self.memory_format)
@@ -97,15 +106,24 @@ class BaseTrainer:
         return load_split(self.cfg)
 
     # ---- data -------------------------------------------------------------------------------
-
     def loader(self, table: pd.DataFrame, train: bool) -> BaseDataLoader:
-        cfg = self.cfg
-        sampler = None
-        if train and cfg.sampler == "weighted":
-            column = {"class": "label", "age": "age_group"}.get(cfg.sampler_target, cfg.sampler_target)
-            sampler = EpochSampler(len(table), cfg.seed, weights=inverse_frequency(table[column].to_numpy()))
-        dataset = FaceDataset(table, build_transform(cfg, train))
+        """Batches of `table` from the decoded-image cache; under DDP each process gets its share."""
+        cfg, world = self.cfg, self.world
+        if train:
+            weights = None
+            if cfg.sampler == "weighted":
+                column = {"class": "label", "age": "age_group"}.get(cfg.sampler_target, cfg.sampler_target)
+                weights = inverse_frequency(table[column].to_numpy())
+            sampler = EpochSampler(len(table), cfg.seed, weights, num_replicas=world.size, rank=world.rank)
+        else:
+            sampler = distributed.ShardSampler(len(table), world) if world.enabled else None
+        dataset = FaceDataset(table, build_transform(cfg, train), image_cache.load(table["file"].tolist(), cfg))
         return BaseDataLoader(dataset, cfg, train, sampler=sampler, pin_memory=self.device.type == "cuda")
+
+    def to_device(self, images: torch.Tensor) -> torch.Tensor:
+        """A loader's uint8 batch on the device, normalised, in the configured memory format."""
+        images = normalize(images.to(self.device, non_blocking=True), self.cfg.mean, self.cfg.std)
+        return images.contiguous(memory_format=self.memory_format)
 
     # ---- the loop ---------------------------------------------------------------------------
     def fit(self, run: Path | None = None, resume: bool = False) -> dict:
@@ -124,33 +142,51 @@ class BaseTrainer:
         saved = None
         if resume and run is not None and (Path(run) / "last.pt").exists():
             saved = self.load_weights(Path(run) / "last.pt")  # another model's checkpoint changes nothing
-        self.run = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run")
-        with run_dir.removed_without_checkpoint(self.run, fresh=not resume):
-            self.log = setup_logging(self.run)
-            train_loader = self.loader(train_table, train=True)
-            val_loader = self.loader(val_table, train=False)
-            self.val_table = val_table
+        self.run = distributed.broadcast(
+            run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run") if self.world.main else None, self.world)
+        with run_dir.removed_without_checkpoint(self.run, fresh=not resume and self.world.main):
+            self.log = setup_logging(self.run if self.world.main else None, quiet=not self.world.main)
+            train_loader, val_loader = self.loader(train_table, train=True), self.loader(val_table, train=False)
+            self.val_table, self.steps_per_epoch = val_table, len(train_loader)
             targets = torch.as_tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
             self.specs = head_specs(cfg, self.heads, class_counts(targets, self.heads))  # train split only
-            self.steps_per_epoch = len(train_loader)
-            self.optimizer = build_optimizer(self.model, cfg)
-            self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
-            self.resumable = {"optimizer": self.optimizer, "scheduler": self.scheduler}
+            self.build_updater()
             self.history, self.best, self.stale, self.progress, start = [], None, 0, None, 1
             if saved is not None:
                 start = self.restore(self.run / "last.pt", saved)
-            write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-            if cfg.corrections:  # the label fixes this run trained with, beside its config
-                write_text(self.run / "corrections.csv", Path(cfg.corrections).read_text())
-            roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
-            write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
+            if self.world.main:
+                self.write_run_files(folds)
             self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
-                          f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}")
+                          f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}"
+                          + (f" x {self.world.size} processes" if self.world.enabled else ""))
             self.train_epochs(train_loader, val_loader, start)
         best = self.best_row()
         self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
                       f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {self.run}")
         return best
+
+    def build_updater(self) -> None:
+        """Optimizer, schedule, AMP, EMA; the model DDP-wrapped and compiled for training."""
+        cfg = self.cfg
+        self.train_model = self.model
+        if self.world.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            self.train_model = torch.compile(self.train_model)
+        updates = -(-self.steps_per_epoch // cfg.accumulate_steps)
+        optimizer = build_optimizer(self.model, cfg)
+        schedule = Schedule(optimizer, cfg, updates, cfg.monitor_mode)
+        self.updater = Updater(self.model, self.train_model, optimizer, schedule, cfg, self.device,
+                               self.steps_per_epoch)
+
+    def write_run_files(self, folds: pd.Series) -> None:
+        cfg = self.cfg
+        write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        if cfg.corrections:  # the label fixes this run trained with, beside its config
+            write_text(self.run / "corrections.csv", Path(cfg.corrections).read_text())
+        roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
+        write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
 
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
         """Epochs `start`..epochs, until early stopping; a restored self.progress resumes inside `start`."""
@@ -158,56 +194,59 @@ class BaseTrainer:
             if self.cfg.patience and self.stale >= self.cfg.patience:
                 break
             if self.progress is None:
-                self.progress = EpochProgress(epoch, lr=self.optimizer.param_groups[0]["lr"])
+                self.progress = EpochProgress(epoch, lr=self.updater.optimizer.param_groups[0]["lr"])
             train_loader.set_epoch(epoch, self.progress.step)
-            row = {"epoch": epoch, "lr": self.progress.lr, **self.train_epoch(train_loader, self.progress),
-                   **self.validate(val_loader)}
-            row["seconds"] = self.progress.seconds()
+            self.train_epoch(train_loader, self.progress)
+            row = {"epoch": epoch, "lr": self.progress.lr, **self.progress.metrics(self.world),
+                   **self.validate(val_loader), "seconds": self.progress.seconds()}
             self.end_epoch(row)
 
-    def train_epoch(self, loader: BaseDataLoader, progress: EpochProgress) -> dict[str, float]:
+    def train_epoch(self, loader: BaseDataLoader, progress: EpochProgress) -> None:
         """Train the rest of `progress.epoch` (all of it, or what a mid-epoch checkpoint left)."""
-        self.model.train()
-        epoch, every = progress.epoch, self.cfg.checkpoint_every_steps
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=None, dynamic_ncols=True,
-                   initial=progress.step, total=self.steps_per_epoch)
+        self.train_model.train()
+        epoch, every, updater = progress.epoch, self.cfg.checkpoint_every_steps, self.updater
+        bar = tqdm(loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, dynamic_ncols=True,
+                   disable=None if self.world.main else True, initial=progress.step, total=self.steps_per_epoch)
         for images, targets in bar:
-            images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
+            step = progress.step
+            images = self.to_device(images)
             targets = targets.to(self.device, non_blocking=True)
-            images, soft = self.mixer(images, one_hot_targets(targets, self.heads), epoch, progress.step)
-            outputs = self.model(images)
-            loss = self.loss(outputs, soft)
+            images, soft = self.mixer(images, one_hot_targets(targets, self.heads), epoch, step)
+            with updater.sync(step), updater.autocast():
+                outputs = self.train_model(images)
+                loss = self.loss(outputs, soft)
             if not torch.isfinite(loss):
-                raise UserError(f"loss is {loss.item()} at epoch {epoch} step {progress.step}; "
-                                "lower lr or check the data")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            preds = self.probabilities({k: v.detach() for k, v in outputs.items()}).argmax(1).cpu()
+                raise UserError(f"loss is {loss.item()} at epoch {epoch} step {step}; lower lr or check the data")
+            with updater.sync(step):
+                size = updater.backward(loss, step)  # batches in the update it made, or 0
+            preds = self.probabilities({k: v.detach().float() for k, v in outputs.items()}).argmax(1).cpu()
             progress.add(loss.item(), preds, encode(*targets.T).cpu())
             if progress.step % 10 == 1:
                 bar.set_postfix(loss=f"{progress.loss_sum / progress.count:.4f}")
-            if every and progress.step % every == 0 and progress.step < self.steps_per_epoch:
-                checkpoint.save(self.run / "last.pt", self.state(epoch - 1, full=True))
-        return progress.metrics()
+            # A checkpoint inside the epoch: at the first update that crosses a multiple of `every` steps.
+            if every and size and progress.step // every > (progress.step - size) // every \
+                    and progress.step < self.steps_per_epoch:
+                self.save_last(epoch - 1)
 
     @torch.no_grad()
     def predict(self, loader: BaseDataLoader, desc: str = "predict",
                 tta: Sequence[str] = ()) -> tuple[np.ndarray, float]:
-        """(N, 18) probabilities in loader order (averaged over the `tta` views), and the mean
-        loss of the plain view where targets are known."""
-        self.model.eval()
+        """(N, 18) probabilities in table order (averaged over the `tta` views), and the mean
+        loss of the plain view where targets are known; under DDP gathered from every process."""
+        model = self.updater.eval_model if self.updater else self.model
+        distributed.sync_buffers(model, self.world)  # every process scores rank 0's model, the one saved
+        model.eval()
         views = build_views(tta, self.cfg.mean, self.cfg.std)
         probs, total, count = [], 0.0, 0
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
-        bar = tqdm(total=len(loader.dataset), desc=desc, unit="img", leave=False, disable=None, dynamic_ncols=True)
+        bar = tqdm(total=len(loader.sampler), desc=desc, unit="img", leave=False, dynamic_ncols=True,
+                   disable=None if self.world.main else True)
         for images, targets in loader:
-            images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
+            images = self.to_device(images)
             batch = []
             for view in views:
                 with autocast:
-                    outputs = {k: v.float() for k, v in self.model(view(images)).items()}
+                    outputs = {k: v.float() for k, v in model(view(images)).items()}
                 batch.append(self.probabilities(outputs))
                 if targets[0, 0] >= 0 and len(batch) == 1:  # the loss of the plain view
                     soft = one_hot_targets(targets.to(self.device), self.heads)
@@ -216,7 +255,9 @@ class BaseTrainer:
             probs.append(torch.stack(batch).mean(0).cpu())
             bar.update(len(images))
         bar.close()
-        return torch.cat(probs).numpy(), (total / count if count else math.nan)
+        probs = distributed.gather_ordered(torch.cat(probs).numpy(), len(loader.dataset), self.world)
+        total, count = map(sum, zip(*distributed.gather((total, count), self.world), strict=True))
+        return probs, (total / count if count else math.nan)
 
     def validate(self, loader: BaseDataLoader) -> dict[str, float]:
         probs, loss = self.predict(loader, desc="validate")
@@ -230,11 +271,14 @@ class BaseTrainer:
         self.best, self.stale = (value, 0) if improved else (self.best, self.stale + 1)
         self.history.append(row)
         self.progress = None
-        write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(METRICS)))
-        if improved:
-            checkpoint.save(self.run / "best.pt", self.state(row["epoch"], full=False))
-        checkpoint.save(self.run / "last.pt", self.state(row["epoch"], full=True))
-        checkpoint.keep_last(self.run, row["epoch"], cfg.keep_last)
+        self.updater.schedule.epoch_end(value)
+        if self.world.main:
+            write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(METRICS)))
+            if improved:
+                checkpoint.save(self.run / "best.pt", self.state(row["epoch"], full=False))
+        self.save_last(row["epoch"])
+        if self.world.main:
+            checkpoint.keep_last(self.run, row["epoch"], cfg.keep_last)
         self.log.info(f"epoch {row['epoch']}/{cfg.epochs}  train_loss {row['train_loss']:.4f}  "
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
@@ -242,61 +286,16 @@ class BaseTrainer:
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
 
+    def save_last(self, epoch: int) -> None:
+        """last.pt after `epoch` finished epochs (and self.progress's steps of the next); every
+        process takes part (DDP gathers each one's progress), rank 0 writes."""
+        state = self.state(epoch, full=True)
+        if self.world.main:
+            checkpoint.save(self.run / "last.pt", state)
+
     def best_row(self) -> dict:
         key = self.monitor
         pick = max if self.cfg.monitor_mode == "max" else min
         if not self.history:
             return {key: math.nan, "epoch": 0, "val_f1": math.nan}
         return pick(self.history, key=lambda r: r[key])
-
-    # ---- checkpoints ------------------------------------------------------------------------
-    # A full checkpoint (last.pt) holds everything the next step depends on: the weights, every
-    # entry of self.resumable (name -> object with state_dict/load_state_dict: optimizer and
-    # scheduler here; an AMP scaler or EMA weights add themselves to it where they are built),
-    # the epoch and, inside an epoch, its progress, best metric, early-stop counter and the random
-    # states. Shuffling and augmentation are a function of (seed, epoch), so nothing else is needed.
-    def state(self, epoch: int, full: bool) -> dict:
-        """`epoch` = epochs finished; inside an epoch, `step` batches of the next one are done too."""
-        state = {"model": self.model.state_dict(), "epoch": epoch, "config": self.cfg.to_dict(),
-                 "trainer": self.cfg.trainer, "heads": dict(self.heads)}
-        if full:
-            state.update({name: part.state_dict() for name, part in self.resumable.items()})
-            state.update(best=self.best, stale=self.stale, rng=checkpoint.rng_state(),
-                         step=self.progress.step if self.progress else 0,
-                         progress=self.progress.state_dict() if self.progress else None)
-        return state
-
-    def load_weights(self, path: Path) -> dict:
-        """Load a checkpoint's model weights; refuse one made for other heads or another backbone."""
-        state = checkpoint.load(path)
-        made = state.get("config", {}).get("backbone"), state.get("heads")
-        if "model" not in state or made != (self.cfg.backbone, dict(self.heads)):
-            raise UserError(f"{path}: made for backbone {made[0]!r} with heads {made[1]}, not {self.cfg.backbone!r} "
-                            f"with {dict(self.heads)}; use the run folder it was trained in, or train anew")
-        try:
-            self.model.load_state_dict(state["model"])
-        except RuntimeError as err:
-            raise UserError(f"{path}: its weights do not fit this {self.cfg.backbone!r} model "
-                            f"({str(err).splitlines()[0]}); use the run folder it was trained in") from None
-        return state
-
-    def restore(self, path: Path, state: dict | None = None) -> int:
-        """Continue from last.pt (`state`: its contents, already loaded into the model); return the
-        epoch to train next (self.progress holds how far it got when the checkpoint was taken inside it)."""
-        state = state or self.load_weights(path)
-        for name, part in self.resumable.items():
-            if state.get(name) is None:
-                raise UserError(f"{path}: holds no {name} state, so this configuration cannot continue it; "
-                                "start a new run")
-            part.load_state_dict(state[name])
-        self.best, self.stale = state["best"], state["stale"]
-        checkpoint.set_rng_state(state["rng"])
-        if state.get("progress"):
-            self.progress = EpochProgress.from_state(state["progress"])
-        if (self.run / "metrics.csv").exists():  # rows written after this checkpoint are redone
-            rows = pd.read_csv(self.run / "metrics.csv")
-            self.history = rows[rows["epoch"] <= state["epoch"]].to_dict("records")
-        where = f"inside epoch {state['epoch'] + 1} at step {state['step']}" if state.get("step") else \
-            f"after epoch {state['epoch']}"
-        self.log.info(f"resumed from {path} {where}")
-        return state["epoch"] + 1

@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from base.distributed import World, gather
 from model.metric import macro_f1
 
 
@@ -36,11 +37,14 @@ class EpochProgress:
         """Time spent on this epoch, across resumes."""
         return self._seconds + time.perf_counter() - self._clock
 
-    def metrics(self) -> dict[str, float]:
-        if not self.count:
+    def metrics(self, world: World | None = None) -> dict[str, float]:
+        """train_loss and train_f1 of the epoch, over every process's batches under DDP."""
+        parts = gather((self.loss_sum, self.count, torch.cat(self.preds), torch.cat(self.labels)), world or World())
+        loss_sum, count = sum(p[0] for p in parts), sum(p[1] for p in parts)
+        if not count:
             return {"train_loss": math.nan, "train_f1": math.nan}
-        f1 = macro_f1(torch.cat(self.labels).numpy(), torch.cat(self.preds).numpy())
-        return {"train_loss": self.loss_sum / self.count, "train_f1": f1}
+        f1 = macro_f1(torch.cat([p[3] for p in parts]).numpy(), torch.cat([p[2] for p in parts]).numpy())
+        return {"train_loss": loss_sum / count, "train_f1": f1}
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "lr": self.lr, "step": self.step, "seconds": self.seconds(),

@@ -1,7 +1,13 @@
-"""Optimizer and LR schedule from the config.
+"""Optimizer and learning-rate schedule from the config.
 
-The schedule is one LambdaLR stepped after every update, so warm-up and decay are smooth
-whatever the epoch length; norms and biases get no weight decay.
+Norms and biases get no weight decay. The schedule is lr = base_lr * warmup * shape, where
+warm-up is linear from 0 over `warmup_epochs` and the shape is cosine, step, one-cycle, plateau
+or flat; it advances after every update or at every epoch end (`scheduler_interval`).
+
+Written here rather than stacked from torch's schedulers: torch cannot put a warm-up in front
+of ReduceLROnPlateau, and one object with one state_dict keeps resume exact for every shape.
+One-cycle follows torch's OneCycleLR for the lr (up from lr/25 during the warm-up, default 30%
+of training, then cosine down to lr/25e4); momentum is not cycled.
 """
 from __future__ import annotations
 
@@ -24,18 +30,68 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-    total = cfg.epochs * steps_per_epoch
-    warmup = round(cfg.warmup_epochs * steps_per_epoch)
+class Schedule:
+    """Sets the optimizer's lr; call `update()` after every optimizer step and
+    `epoch_end(metric)` after every epoch (plateau reads the monitored metric there)."""
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg, updates_per_epoch: int, mode: str = "max"):
+        self.optimizer, self.cfg, self.mode = optimizer, cfg, mode
+        self.per_epoch = cfg.scheduler_interval == "epoch"
+        unit = 1 if self.per_epoch else updates_per_epoch  # ticks per epoch
+        self.total = max(1, cfg.epochs * unit)
+        warmup = cfg.warmup_epochs if cfg.warmup_epochs or cfg.scheduler != "onecycle" else 0.3 * cfg.epochs
+        self.warmup = round(warmup * unit)
+        self.step_ticks = max(1, cfg.step_epochs * unit)
+        self.base = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
+        for g, lr in zip(optimizer.param_groups, self.base, strict=True):
+            g["initial_lr"] = lr
+        self.tick, self.plateau_factor, self.best, self.bad_epochs = 0, 1.0, None, 0
+        self._apply()
+
+    def factor(self) -> float:
+        t, cfg = self.tick, self.cfg
+        if cfg.scheduler == "onecycle":
+            if t < self.warmup:
+                return 1 / 25 + (1 - 1 / 25) * t / self.warmup
+            progress = min(1.0, (t - self.warmup) / max(1, self.total - self.warmup))
+            low = 1 / 25e4
+            return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
+        warm = (t + 1) / self.warmup if t < self.warmup else 1.0
         if cfg.scheduler == "cosine":
-            progress = (step - warmup) / max(1, total - warmup)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+            progress = min(1.0, max(0, t - self.warmup) / max(1, self.total - self.warmup))
+            return warm * 0.5 * (1 + math.cos(math.pi * progress))
         if cfg.scheduler == "step":
-            return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
-        return 1.0
+            return warm * cfg.step_gamma ** (t // self.step_ticks)
+        if cfg.scheduler == "plateau":
+            return warm * self.plateau_factor
+        return warm
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    def _apply(self) -> None:
+        f = self.factor()
+        for g, lr in zip(self.optimizer.param_groups, self.base, strict=True):
+            g["lr"] = lr * f
+
+    def update(self) -> None:
+        if not self.per_epoch:
+            self.tick += 1
+            self._apply()
+
+    def epoch_end(self, metric: float | None = None) -> None:
+        if self.cfg.scheduler == "plateau" and metric is not None and not math.isnan(metric):
+            better = self.best is None or (metric > self.best if self.mode == "max" else metric < self.best)
+            self.best, self.bad_epochs = (metric, 0) if better else (self.best, self.bad_epochs + 1)
+            if self.bad_epochs > self.cfg.plateau_patience:
+                self.plateau_factor *= self.cfg.step_gamma
+                self.bad_epochs = 0
+        if self.per_epoch:
+            self.tick += 1
+        self._apply()
+
+    def state_dict(self) -> dict:
+        return {"tick": self.tick, "plateau_factor": self.plateau_factor, "best": self.best,
+                "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.tick, self.plateau_factor = state["tick"], state["plateau_factor"]
+        self.best, self.bad_epochs = state["best"], state["bad_epochs"]
+        self._apply()

@@ -50,7 +50,7 @@ class RunPredictor:
         self.cfg = config_lib.from_dict(values, source=str(run / "config.json"))
         self.trainer = get_trainer(self.cfg.trainer)(self.cfg)
         self.checkpoint = run / f"{self.cfg.checkpoint}.pt"
-        self.trainer.load_weights(self.checkpoint)
+        self.trainer.load_weights(self.checkpoint, for_inference=True)
 
     def predict(self, table: pd.DataFrame, tta: Sequence[str] = ()) -> np.ndarray:
         return self.trainer.predict(self.trainer.loader(table, train=False), tta=tta)[0]

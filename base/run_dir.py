@@ -92,10 +92,11 @@ class _TqdmHandler(logging.StreamHandler):
         tqdm.write(self.format(record), file=sys.stderr)
 
 
-def setup_logging(run: Path | None = None) -> logging.Logger:
-    """The "mask18" logger: console, plus run/train.log when a run folder is given."""
+def setup_logging(run: Path | None = None, quiet: bool = False) -> logging.Logger:
+    """The "mask18" logger: console, plus run/train.log when a run folder is given; `quiet`
+    (the other processes of a DDP run) keeps warnings only."""
     log = logging.getLogger("mask18")
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
     log.propagate = False
     for handler in list(log.handlers):
         log.removeHandler(handler)

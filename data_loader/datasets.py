@@ -26,11 +26,13 @@ def read_rgb(file: str) -> np.ndarray:
 class FaceDataset(Dataset):
     """(image tensor, target) pairs; target = LongTensor([mask, gender, age_group]).
 
-    Without label columns (the eval set) the target is [-1, -1, -1].
+    Without label columns (the eval set) the target is [-1, -1, -1]. With `images` (the
+    decoded-image cache, in table order) nothing is read from disk.
     """
 
-    def __init__(self, table: pd.DataFrame, transform: Callable):
+    def __init__(self, table: pd.DataFrame, transform: Callable, images: np.ndarray | None = None):
         self.files = table["file"].tolist()
+        self.images = images  # decoded once (data_loader/image_cache.py), or None: decode every time
         if all(c in table for c in TARGET_COLUMNS):
             self.targets = torch.tensor(table[list(TARGET_COLUMNS)].to_numpy(np.int64))
         else:
@@ -45,5 +47,5 @@ class FaceDataset(Dataset):
         index, seed = item if isinstance(item, tuple) else (item, None)
         if seed is not None:  # one shared stream for all transforms, a function of the seed alone
             self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
-        image = self.transform(image=read_rgb(self.files[index]))["image"]
-        return image, self.targets[index]
+        image = np.array(self.images[index]) if self.images is not None else read_rgb(self.files[index])
+        return self.transform(image=image)["image"], self.targets[index]

@@ -1,17 +1,19 @@
 """Augmentation presets (albumentations), chosen by name in the config.
 
-A preset builds the training pipeline between the resize and the normalisation; validation
-and inference always get the deterministic one (resize + normalise). Faces are upright: no
+A preset builds the training pipeline after the resize; validation and inference always get
+the deterministic one (resize only). Pictures leave the pipeline as uint8 tensors and are
+normalised batch-wise on the device (`normalize`). Faces are upright: no
 vertical flips anywhere. Add your own preset with `@PRESETS.register("mine")` on a function
 of the config that returns a list of transforms, or list transforms in `augment_ops`.
 """
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import albumentations as A
 import cv2
+import torch
 from albumentations.pytorch import ToTensorV2
 
 from base.errors import UserError
@@ -78,6 +80,17 @@ def custom(cfg) -> list:
 
 
 def build_transform(cfg, train: bool) -> A.Compose:
-    """The training pipeline of the configured preset, or the deterministic eval pipeline."""
+    """The training pipeline of the configured preset, or the deterministic eval pipeline; both
+    end in a uint8 CHW tensor (see `normalize`)."""
     middle = PRESETS.get(cfg.augment)(cfg) if train else []
-    return A.Compose(resize(cfg) + middle + [A.Normalize(mean=cfg.mean, std=cfg.std), ToTensorV2()], seed=cfg.seed)
+    return A.Compose(resize(cfg) + middle + [ToTensorV2()], seed=cfg.seed)
+
+
+def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """A uint8 (N, 3, H, W) batch as floats, (x / 255 - mean) / std per channel.
+
+    Done batch-wise after the copy to the device rather than per picture in the workers: a
+    quarter of the bytes cross to the GPU, and the workers' CPU time goes to augmentation."""
+    scale = torch.tensor(std, device=images.device).mul(255).reciprocal()[:, None, None]
+    shift = torch.tensor(mean, device=images.device).div(torch.tensor(std, device=images.device))[:, None, None]
+    return images.float().mul_(scale).sub_(shift)

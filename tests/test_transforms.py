@@ -1,10 +1,11 @@
 import albumentations as A
 import numpy as np
 import pytest
+import torch
 
 from base import config as config_lib
 from base.errors import UserError
-from data_loader.transforms import PRESETS, build_transform
+from data_loader.transforms import PRESETS, build_transform, normalize
 
 CFG = config_lib.load(overrides=["image_size=40,32"])
 IMAGE = np.random.default_rng(0).integers(0, 255, (128, 96, 3), dtype=np.uint8)
@@ -36,8 +37,15 @@ def test_no_preset_flips_faces_upside_down_and_strong_has_cutout():
 def test_validation_pipeline_is_deterministic_whatever_the_preset():
     for preset in PRESETS.names():
         t = build_transform(CFG.replace(augment=preset), train=False)
-        assert _names(t) == ["Resize", "Normalize", "ToTensorV2"]
+        assert _names(t) == ["Resize", "ToTensorV2"]
         assert (t(image=IMAGE)["image"] == t(image=IMAGE)["image"]).all()
+
+
+def test_batch_normalisation_matches_albumentations():
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    expected = A.Normalize(mean=mean, std=std)(image=IMAGE)["image"]
+    batch = torch.from_numpy(IMAGE).permute(2, 0, 1)[None]
+    assert torch.allclose(normalize(batch, mean, std)[0].permute(1, 2, 0), torch.from_numpy(expected), atol=1e-5)
 
 
 def test_custom_ops_are_built_by_name_and_bad_ones_fail_with_the_item():

@@ -48,7 +48,7 @@ def test_flip_tta_averages_the_plain_and_flipped_predictions(tiny_overrides, tin
     table = read_eval(tiny_data).head(10)
     plain, both = model.predict(table), model.predict(table, ["flip"])
     trainer = model.trainer
-    images = torch.stack([trainer.loader(table, train=False).dataset[i][0] for i in range(len(table))])
+    images = trainer.to_device(torch.stack([trainer.loader(table, train=False).dataset[i][0] for i in range(10)]))
     with torch.no_grad():
         flipped = trainer.probabilities(trainer.model(images.flip(-1))).numpy()
     assert np.allclose(both, (plain + flipped) / 2, atol=1e-5)

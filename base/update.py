@@ -1,0 +1,90 @@
+"""From losses to optimizer updates: mixed precision, accumulation, clipping, schedule, EMA.
+
+- AMP: autocast in bf16 or fp16 on CUDA (a GradScaler for fp16 only), bf16 on CPU as an option.
+- Accumulation: `accumulate_steps` batches make one update; each loss is divided by the size of
+  its group, so a short last group of an epoch is averaged correctly too, and under DDP the
+  batches before an update skip the gradient all-reduce (`no_sync`).
+- Clipping of the gradient norm (after unscaling), the schedule's per-update tick, and the EMA
+  of the weights (timm's ModelEmaV3) follow every update.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+from timm.utils import ModelEmaV3
+from torch import nn
+
+from base.errors import UserError
+from base.optim import Schedule
+
+
+def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype the `amp` knob means on this device (None: full precision)."""
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if amp == "fp16" and device.type != "cuda":
+        raise UserError("config knob 'amp': fp16 needs a CUDA device; use bf16 on CPU, or amp=off")
+    if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16
+
+
+class Updater:
+    def __init__(self, model: nn.Module, train_model: nn.Module, optimizer: torch.optim.Optimizer,
+                 schedule: Schedule, cfg, device: torch.device, steps_per_epoch: int):
+        self.model, self.train_model, self.optimizer, self.schedule = model, train_model, optimizer, schedule
+        self.cfg, self.device, self.steps_per_epoch = cfg, device, steps_per_epoch
+        self.dtype = amp_dtype(cfg.amp, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.dtype == torch.float16)
+        self.ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema else None
+
+    def resumable(self) -> dict:
+        """The parts a checkpoint must hold to continue exactly."""
+        parts = {"optimizer": self.optimizer, "scheduler": self.schedule}
+        if self.scaler.is_enabled():
+            parts["scaler"] = self.scaler
+        if self.ema is not None:
+            parts["ema"] = self.ema
+        return parts
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None)
+
+    def _group(self, step: int) -> tuple[int, bool]:
+        """(batches in the accumulation group of `step`, whether `step` ends it)."""
+        k = self.cfg.accumulate_steps
+        first = step - step % k
+        size = min(k, self.steps_per_epoch - first)
+        return size, step == first + size - 1
+
+    def sync(self, step: int):
+        """Context for the forward and backward of batch `step`: DDP skips the all-reduce
+        on batches that do not end an update."""
+        _, last = self._group(step)
+        if last or not hasattr(self.train_model, "no_sync"):
+            return nullcontext()
+        return self.train_model.no_sync()
+
+    def backward(self, loss: torch.Tensor, step: int) -> int:
+        """Accumulate the gradient of batch `step`; update when it ends its group. Returns the
+        number of batches in the update it made (0: no update yet)."""
+        size, last = self._group(step)
+        self.scaler.scale(loss / size).backward()
+        if not last:
+            return 0
+        if self.cfg.clip_grad_norm:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.schedule.update()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return size
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights to validate and to keep as best: the EMA's when it is on."""
+        return self.ema.module if self.ema is not None else self.model

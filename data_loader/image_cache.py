@@ -1,0 +1,75 @@
+"""Decoded-image cache: every picture decoded and resized once, into one uint8 array.
+
+JPEG/PNG decoding is where a few CPU cores spend an epoch; with the cache, epochs after the
+first (which builds it) only augment. The array is (N, H, W, 3) RGB at `cache_size` (default
+`image_size`), resized with the configured policy, so the pipeline's own resize then has nothing
+left to do. It lives in memory (DataLoader workers are forked and share its pages without
+copying) or, for data larger than the memory budget, in an .npy file opened as a memmap (every
+worker maps the same file; the OS page cache shares it). A disk cache is kept and reused by
+later runs; its name is a hash of the files (path, size, modification time), the size and the
+resize policy, so a change of any of them builds a new one.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import albumentations as A
+import numpy as np
+
+from base.atomic import atomic_path
+from data_loader.datasets import read_rgb
+from data_loader.demo_data import default_cache_dir
+from data_loader.transforms import resize
+
+CACHE_VERSION = 1
+
+
+def cache_shape(cfg) -> tuple[int, int]:
+    return tuple(cfg.cache_size) if min(cfg.cache_size) > 0 else tuple(cfg.image_size)
+
+
+def cache_key(files: Sequence[str], size: tuple[int, int], policy: str) -> str:
+    h = hashlib.sha1(f"v{CACHE_VERSION} {size} {policy}".encode())
+    for file in files:
+        stat = os.stat(file)
+        h.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def load(files: Sequence[str], cfg, threads: int | None = None) -> np.ndarray | None:
+    """The decoded images of `files` in order, from or into the cache; None when the cache is off."""
+    if cfg.cache == "off" or not len(files):
+        return None
+    height, width = cache_shape(cfg)
+    size = len(files) * height * width * 3
+    mode = cfg.cache
+    if mode == "auto":
+        mode = "memory" if size <= cfg.cache_memory_gb * 2**30 else "disk"
+    shrink = A.Compose(resize(cfg.replace(image_size=(height, width))))
+    if mode == "memory":
+        images = np.empty((len(files), height, width, 3), np.uint8)
+        _fill(images, files, shrink, threads)
+        return images
+    folder = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir() / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{cache_key(files, (height, width), cfg.resize)}.npy"
+    if not path.exists():
+        with atomic_path(path) as tmp:
+            images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), height, width, 3))
+            _fill(images, files, shrink, threads)
+            images.flush()
+            del images
+    return np.load(path, mmap_mode="r")
+
+
+def _fill(images: np.ndarray, files: Sequence[str], shrink: A.Compose, threads: int | None) -> None:
+    def one(i: int) -> None:
+        images[i] = shrink(image=read_rgb(files[i]))["image"]
+
+    # OpenCV decodes and resizes with the GIL released, so threads keep every core busy.
+    with ThreadPoolExecutor(threads or min(32, 2 * (os.cpu_count() or 1))) as pool:
+        list(pool.map(one, range(len(files))))

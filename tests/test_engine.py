@@ -1,0 +1,144 @@
+"""The update engine: schedules, accumulation, clipping, AMP, EMA; and exact resume with all of them."""
+import math
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import train
+from base import config as config_lib
+from base.base_trainer import BaseTrainer
+from base.errors import UserError
+from base.optim import Schedule
+from base.update import Updater
+
+CFG = config_lib.load(overrides=["lr=1.0", "epochs=10"])
+
+
+def _lrs(cfg, updates_per_epoch=4, metrics=None):
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    schedule = Schedule(opt, cfg, updates_per_epoch)
+    out = []
+    for epoch in range(cfg.epochs):
+        for _ in range(updates_per_epoch):
+            out.append(opt.param_groups[0]["lr"])
+            schedule.update()
+        schedule.epoch_end(metrics[epoch] if metrics else None)
+    return out
+
+
+def test_warmup_then_cosine_reaches_zero():
+    lrs = _lrs(CFG.replace(scheduler="cosine", warmup_epochs=1.0))
+    assert lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert all(a >= b for a, b in zip(lrs[3:], lrs[4:], strict=False)) and lrs[-1] < 0.01
+
+
+def test_step_onecycle_and_per_epoch_interval():
+    assert _lrs(CFG.replace(scheduler="step", step_epochs=3))[::4] == pytest.approx([1, 1, 1, .1, .1, .1, .01, .01,
+                                                                                     .01, .001])
+    onecycle = _lrs(CFG.replace(scheduler="onecycle"))
+    assert onecycle[0] == pytest.approx(1 / 25) and max(onecycle) == pytest.approx(1.0, abs=0.02)
+    assert onecycle.index(max(onecycle)) == 12 and onecycle[-1] < 0.01  # peak after 30% of 40 updates
+    per_epoch = _lrs(CFG.replace(scheduler="cosine", scheduler_interval="epoch"))
+    assert all(len(set(per_epoch[i:i + 4])) == 1 for i in range(0, 40, 4))  # flat within an epoch
+
+
+def test_plateau_cuts_after_patience_epochs_without_improvement():
+    metrics = [0.5, 0.6, 0.6, 0.6, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7]
+    lrs = _lrs(CFG.replace(scheduler="plateau", plateau_patience=2, step_gamma=0.5), metrics=metrics)[::4]
+    assert lrs == pytest.approx([1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.25])
+
+
+def test_schedule_state_round_trips():
+    cfg = CFG.replace(scheduler="plateau", warmup_epochs=2.0)
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    a = Schedule(opt, cfg, 4)
+    for _ in range(5):
+        a.update()
+    a.epoch_end(0.3)
+    opt2 = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    b = Schedule(opt2, cfg, 4)
+    b.load_state_dict(a.state_dict())
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+def _updater(cfg, steps_per_epoch, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Linear(4, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    return model, Updater(model, model, opt, Schedule(opt, cfg.replace(scheduler="none"), 1), cfg,
+                          torch.device("cpu"), steps_per_epoch)
+
+
+def test_accumulation_equals_one_big_batch_and_averages_a_short_last_group():
+    x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
+    big, one = _updater(CFG.replace(accumulate_steps=1), 1)
+    one.backward(nn.functional.cross_entropy(big(x[:4]), y[:4]), 0)
+    small, acc = _updater(CFG.replace(accumulate_steps=2), 3)
+    assert acc.backward(nn.functional.cross_entropy(small(x[:2]), y[:2]), 0) == 0  # no update yet
+    assert acc.backward(nn.functional.cross_entropy(small(x[2:4]), y[2:4]), 1) == 2
+    assert torch.allclose(big.weight, small.weight, atol=1e-6)
+    # The third batch is a group of one: its loss is not halved.
+    ref, solo = _updater(CFG.replace(accumulate_steps=1), 1)
+    ref.load_state_dict(small.state_dict())
+    solo.backward(nn.functional.cross_entropy(ref(x[4:]), y[4:]), 0)
+    assert acc.backward(nn.functional.cross_entropy(small(x[4:]), y[4:]), 2) == 1
+    assert torch.allclose(ref.weight, small.weight, atol=1e-6)
+
+
+def test_clipping_bounds_the_gradient_norm():
+    model, updater = _updater(CFG.replace(clip_grad_norm=0.01), 1)
+    before = [p.detach().clone() for p in model.parameters()]
+    updater.backward(100 * model(torch.randn(8, 4)).pow(2).sum(), 0)
+    moved = torch.sqrt(sum(((p - b) ** 2).sum() for p, b in zip(model.parameters(), before, strict=True)))
+    assert moved <= 0.1 * 0.01 + 1e-7  # lr x clipped norm
+
+
+def test_fp16_on_cpu_is_refused_and_bf16_autocast_trains(tiny_cfg):
+    from trainer import get_trainer
+
+    with pytest.raises(UserError, match="fp16 needs a CUDA device"):
+        get_trainer("single")(tiny_cfg.replace(amp="fp16"))
+    best = get_trainer("single")(tiny_cfg.replace(amp="bf16")).fit()
+    assert math.isfinite(best["train_loss"])
+
+
+def test_ema_weights_are_validated_and_kept_as_best(tiny_cfg):
+    from trainer import get_trainer
+
+    trainer = get_trainer("single")(tiny_cfg.replace(ema=True, ema_decay=0.9, epochs=1))
+    trainer.fit()
+    best = torch.load(trainer.run / "best.pt", weights_only=True)  # one epoch: it is the best
+    last = torch.load(trainer.run / "last.pt", weights_only=True)
+    ema = {k.removeprefix("module."): v for k, v in last["ema"].items()}
+    raw = last["model"]
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw)  # the EMA lags the raw weights
+    assert all(torch.equal(best["model"][k], ema[k]) for k in ema)
+
+
+def test_resume_is_exact_with_ema_accumulation_clipping_and_plateau(tiny_overrides, tmp_path, monkeypatch):
+    knobs = ["epochs=3", "ema=True", "ema_decay=0.9", "accumulate_steps=2", "clip_grad_norm=1.0",
+             "scheduler=plateau", "plateau_patience=0", "drop_rate=0.2", "checkpoint_every_steps=3"]
+    sets = [a for o in tiny_overrides + knobs for a in ("--set", o)]
+    train.main([*sets, "--set", "name=straight"])
+    real = BaseTrainer.save_last
+
+    def crash_inside_epoch_two(self, epoch):
+        real(self, epoch)
+        if epoch == 1 and self.progress is not None:  # a checkpoint inside epoch 2 is on disk
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(BaseTrainer, "save_last", crash_inside_epoch_two)
+    with pytest.raises(SystemExit):
+        train.main([*sets, "--set", "name=stopped"])
+    monkeypatch.setattr(BaseTrainer, "save_last", real)
+    straight, stopped = sorted((tmp_path / "runs").iterdir(), key=lambda p: not p.name.startswith("straight"))
+    assert torch.load(stopped / "last.pt", weights_only=True)["step"] > 0
+    train.main(["--resume", str(stopped)])
+    a, b = (torch.load(r / "last.pt", weights_only=True) for r in (straight, stopped))
+    for part in ("model", "ema"):
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
+    ma, mb = pd.read_csv(straight / "metrics.csv"), pd.read_csv(stopped / "metrics.csv")
+    cols = [c for c in ma.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(ma[cols], mb[cols])
