@@ -70,6 +70,16 @@ monitor: str = "auto"            # metrics.csv column that picks best.pt and dri
 monitor_mode: Literal["max", "min"] = "max"
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
 
+# ---- logging --------------------------------------------------------------------------------
+plots: bool = True               # PNGs in the run folder: curves.png every epoch; confusion matrices,
+                                 # per-class F1 and the error gallery at each new best epoch
+gallery_size: int = 24           # most confidently wrong validation images in errors.png; 0 = none
+tensorboard: bool = False        # TensorBoard logs in <run>/tensorboard (pip install -e ".[tensorboard]")
+wandb: bool = False              # Weights & Biases logging (pip install -e ".[wandb]")
+wandb_project: str = "mask18"
+wandb_mode: Literal["offline", "online"] = "offline"  # offline: files in <run>/wandb, no network;
+                                 # upload later with `wandb sync`
+
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last"] = "best"
 inference_batch_size: int = 128

@@ -28,6 +28,7 @@ from base import checkpoint, run_dir
 from base.atomic import write_csv, write_text
 from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
+from base.callbacks import Callbacks, build_callbacks
 from base.config import Config
 from base.device import seed_everything, select_device
 from base.errors import UserError
@@ -64,6 +65,7 @@ class BaseTrainer:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.build_model().to(self.device, memory_format=self.memory_format)
         self.log = setup_logging()
+        self.callbacks = Callbacks([])  # fit() builds the configured ones (base/callbacks.py)
 
     # ---- the science: subclasses override these -------------------------------------------
     def build_model(self) -> BaseModel:
@@ -99,6 +101,7 @@ class BaseTrainer:
         """
         cfg = self.cfg
         train_table, val_table, folds = self.split_tables()
+        self.callbacks = build_callbacks(cfg)
         self.run = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run")
         self.log = setup_logging(self.run)
         write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
@@ -114,6 +117,7 @@ class BaseTrainer:
             start = self.restore(self.run / "last.pt") + 1
         self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
                       f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}")
+        self.callbacks.on_fit_start(self, train_table, val_table)
         for epoch in range(start, cfg.epochs + 1):
             if cfg.patience and self.stale >= cfg.patience:
                 break
@@ -124,6 +128,7 @@ class BaseTrainer:
             row["seconds"] = time.perf_counter() - started
             self.end_epoch(row)
         best = self.best_row()
+        self.callbacks.on_fit_end(self, best)
         self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
                       f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {self.run}")
         return best
@@ -135,6 +140,7 @@ class BaseTrainer:
         for step, (images, targets) in enumerate(bar):
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
+            self.callbacks.on_train_batch(self, epoch, step, images)
             outputs = self.model(images)
             loss = self.loss(outputs, one_hot_targets(targets, self.heads))
             if not torch.isfinite(loss):
@@ -171,6 +177,7 @@ class BaseTrainer:
 
     def validate(self, loader: BaseDataLoader) -> dict[str, float]:
         probs, loss = self.predict(loader, desc="validate")
+        self.val_probs = probs  # for the callbacks at the end of the epoch
         row = {"val_loss": loss}
         for suffix, labels in self.val_labels.items():
             row.update({f"val_{k}{suffix}": v for k, v in evaluate(probs, labels).items()})
@@ -191,6 +198,7 @@ class BaseTrainer:
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
                       f"{row['seconds']:.0f}s" + ("  *best" if improved else ""))
+        self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
 

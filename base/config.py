@@ -41,6 +41,8 @@ _RULES = {
     "demo_eval_persons": (lambda v: v >= 1, "at least 1"),
     "age_thresholds": (lambda v: 0 < v[0] < v[1] <= 120, "two increasing ages in 1..120"),
     "std": (lambda v: min(v) > 0, "three numbers greater than 0"),
+    "gallery_size": (lambda v: v >= 0, "0 or more"),
+    "wandb_project": (lambda v: v.strip() != "", "a project name"),
 }
 
 

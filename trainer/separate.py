@@ -1,6 +1,7 @@
 """Three models, one per attribute, trained in turn into one run group.
 
-    runs/<name>-<time>/   config.json, group.json, metrics.csv (the combined validation)
+    runs/<name>-<time>/   config.json, group.json, metrics.csv (the combined validation),
+                          confusion matrices, per-class F1 and error gallery of the combined model
         mask/  gender/  age/   ordinary "attribute" runs
 
 The group predicts P(mask) * P(gender) * P(age) from its three members, so inference.py,
@@ -17,6 +18,7 @@ import pandas as pd
 from base import predictor, run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
+from base.run_artifacts import evaluation_plots, views
 from base.run_dir import setup_logging
 from data_loader.labels import HEAD_SIZES
 from data_loader.split import load_split
@@ -59,6 +61,8 @@ class SeparateModels:
         row.update(val_f1_train_labels=trained["f1"], val_f1_age_train_labels=trained["f1_age"],
                    seconds=time.perf_counter() - started)
         write_csv(group / "metrics.csv", pd.DataFrame([row]))
+        if cfg.plots:  # the group's own pictures: its combined prediction, the one that is submitted
+            evaluation_plots(group, probs, val_table, views(ATTRIBUTES), cfg.gallery_size, "three models combined")
         log.info(f"separate models combined: val_f1 {row['val_f1']:.4f} (mask {row['val_f1_mask']:.3f} "
                  f"gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f}); "
                  f"next: python inference.py --run {group}")
