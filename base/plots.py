@@ -73,14 +73,17 @@ def curves(history: pd.DataFrame, f1_columns: Sequence[str], monitor: str, best_
 def confusion(matrix: np.ndarray, names: Sequence[str], title: str) -> Figure:
     """Rows are the truth, normalised to 1 (colour); the cells show the counts."""
     n = len(names)
-    cell, label = (0.5, 2.2) if n > 6 else (1.1, 1.4)  # inches: a cell, the room for the class names
-    fig = Figure(figsize=(label + n * cell + 1.4, label + n * cell + 0.4))
-    _margins(fig, left=label, right=1.4, top=0.4, bottom=label)
+    # inches: a cell, the room for the class names left and below, for the colour bar right
+    cell, left, bottom, right, top = (0.5, 2.2, 1.7, 1.4, 0.4) if n > 6 else (1.1, 2.0, 0.7, 1.4, 0.4)
+    width, height = left + n * cell + right, bottom + n * cell + top
+    fig = Figure(figsize=(width, height))
+    _margins(fig, left=left, right=right, top=top, bottom=bottom)
     ax = fig.subplots()
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03, label="share of the true class (row)")
+    bar = fig.add_axes(((width - right + 0.25) / width, bottom / height, 0.2 / width, n * cell / height))
+    fig.colorbar(image, cax=bar, label="share of the true class (row)")
     fontsize = 8 if n > 6 else 11
     for i, j in zip(*np.nonzero(matrix), strict=True):
         ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=fontsize,

@@ -28,7 +28,7 @@ def _png_size(path):
 
 
 def test_a_run_folder_gets_its_pictures_and_summary(tiny_overrides, tmp_path):
-    best = train.main(_sets(tiny_overrides + ["epochs=2"]))
+    best = train.main(_sets(tiny_overrides + ["epochs=2", "plots=True"]))
     (run,) = (tmp_path / "runs").iterdir()
     for name in PNGS:
         height, width = _png_size(run / name)
@@ -44,14 +44,14 @@ def test_a_run_folder_gets_its_pictures_and_summary(tiny_overrides, tmp_path):
 
 
 def test_plots_off_leaves_only_the_summary(tiny_overrides, tmp_path):
-    train.main(_sets(tiny_overrides + ["plots=False"]))
+    train.main(_sets(tiny_overrides + ["plots=False"]))  # as tiny_overrides has it; said here for the reader
     (run,) = (tmp_path / "runs").iterdir()
     assert not list(run.glob("*.png"))
     assert json.loads((run / "summary.json").read_text())["epochs_done"] == 1
 
 
 def test_separate_group_members_show_their_attribute_and_the_group_its_combination(tiny_overrides, tmp_path):
-    train.main(_sets(tiny_overrides + ["trainer=separate", "gallery_size=4"]))
+    train.main(_sets(tiny_overrides + ["trainer=separate", "gallery_size=4", "plots=True"]))
     (group,) = (tmp_path / "runs").iterdir()
     for name in ("confusion.png", "confusion_age.png", "f1_per_class.png", "errors.png"):
         _png_size(group / name)
@@ -80,6 +80,12 @@ def test_summary_counts_every_session_of_a_resumed_run(tiny_overrides, tmp_path,
     resumed = json.loads((run / "summary.json").read_text())
     assert resumed["train_images"] == 2 * first["train_images"]
     assert resumed["wall_seconds"] > first["wall_seconds"] and resumed["epochs_done"] == 2
+
+
+def test_every_head_layout_is_scored_as_18_classes_or_its_one_attribute():
+    everything = [None, "mask", "gender", "age"]
+    assert run_artifacts.views(["class"]) == run_artifacts.views(["mask", "gender", "age"]) == everything
+    assert run_artifacts.views(["age"]) == ["age"]
 
 
 def test_error_gallery_shows_the_most_confident_mistakes_first():
