@@ -1,7 +1,8 @@
 """BaseTrainer: the engineering of training, shared by every experiment.
 
 It owns the loop, the device, optimizer and schedule, validation, best/last checkpoints,
-resume, early stopping and metrics.csv. A subclass holds the science in a few hooks:
+resume, early stopping and metrics.csv; callbacks (base/callbacks.py) watch it: pictures,
+summary.json, TensorBoard, W&B. A subclass holds the science in a few hooks:
 
     heads                         {head name: outputs}, e.g. {"class": 18}
     probabilities(outputs)        (N, 18) class probabilities, whatever the heads

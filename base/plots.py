@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torchvision.utils import make_grid
 
 from base.atomic import atomic_path
@@ -61,7 +62,7 @@ def curves(history: pd.DataFrame, f1_columns: Sequence[str], monitor: str, best_
         ax.set(title=title, xlabel="epoch", ylabel=ylabel)
         ax.axvline(best_epoch, color="black", linestyle=":", linewidth=1)
         ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     loss_ax.legend()
     f1_ax.legend(loc="lower right")
     lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))

@@ -143,7 +143,9 @@ def evaluation_plots(folder: Path, probs: np.ndarray, val_table: pd.DataFrame, s
                        folder / (f"confusion_{attribute}.png" if attribute else "confusion.png"))
         truth, pred, _, names = view(labels, probs, attribute)
         f1 = f1_score(truth, pred, labels=range(len(names)), average=None, zero_division=0)
-        title = f"{attribute} (decoded from the 18-class prediction)" if attribute else "18 classes (mask/gender/age)"
+        title = "18 classes (mask/gender/age)" if attribute is None else attribute
+        if attribute and None in scored:
+            title += " (decoded from the 18-class prediction)"
         panels.append((title, names, f1, np.bincount(truth, minlength=len(names))))
     plots.save_png(plots.f1_bars(panels), folder / "f1_per_class.png")
     if gallery_size > 0:

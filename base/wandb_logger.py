@@ -36,9 +36,11 @@ class WandbLogger(Callback):
         # The id is the folder's name, so a resumed run continues its W&B run instead of starting one.
         self.session = self.wandb.init(
             project=self.cfg.wandb_project, name=name, id=re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64],
-            group=group, dir=str(run), mode=self.cfg.wandb_mode, resume="allow", config=self.cfg.to_dict(),
+            group=group, dir=str(run), mode=self.cfg.wandb_mode, resume="allow",
             settings=self.wandb.Settings(console="off", silent=True),
         )
+        # A resumed run may have changed epochs or patience: let the new values stand.
+        self.session.config.update(self.cfg.to_dict(), allow_val_change=True)
         self.labels, self.scored = val_table["official_label"].to_numpy(), views(trainer.heads)[0]
 
     def on_train_batch(self, trainer, epoch, step, images) -> None:
