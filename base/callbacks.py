@@ -42,7 +42,7 @@ class Callbacks(Callback):
     def __init__(self, callbacks: list[Callback]):
         self.items = list(callbacks)
         self.seconds: dict[str, float] = defaultdict(float)
-        self.epoch_seconds: list[float] = []  # all callbacks, per epoch of this session
+        self.epoch_seconds: list[float] = []  # all callbacks, per epoch trained by this process
         self._this_epoch = 0.0
 
     def _call(self, hook: str, *args) -> None:

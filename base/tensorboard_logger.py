@@ -31,7 +31,7 @@ class TensorBoardLogger(Callback):
         self.cfg, self.writer_class, self.writer = cfg, SummaryWriter, None
 
     def on_fit_start(self, trainer, train_table, val_table) -> None:
-        # purge_step drops what a killed session logged after its last finished epoch.
+        # purge_step drops what a killed process logged after its last finished epoch.
         self.writer = self.writer_class(str(trainer.run / "tensorboard"), purge_step=len(trainer.history) + 1)
         self.labels, self.scored = val_table["official_label"].to_numpy(), views(trainer.heads)[0]
 

@@ -62,7 +62,7 @@ def test_separate_group_members_show_their_attribute_and_the_group_its_combinati
         assert json.loads((member / "summary.json").read_text())["monitor"] == f"val_f1_{task}"
 
 
-def test_summary_counts_every_session_of_a_resumed_run(tiny_overrides, tmp_path, monkeypatch):
+def test_summary_counts_every_part_of_a_resumed_run(tiny_overrides, tmp_path, monkeypatch):
     end_epoch = BaseTrainer.end_epoch
 
     def crash_after_first_epoch(self, row):
