@@ -123,6 +123,16 @@ pseudo_labels: str = ""          # csv ImageID,ans of eval images to add to trai
                                  # write it; or bring your own)
 corrections: str = ""            # csv id,field,value of label fixes applied when the data is read
 
+# ---- logging --------------------------------------------------------------------------------
+plots: bool = True               # PNGs in the run folder: curves.png every epoch; confusion matrices,
+                                 # per-class F1 and the error gallery at each new best epoch
+gallery_size: int = 24           # most confidently wrong validation images in errors.png; 0 = none
+tensorboard: bool = False        # TensorBoard logs in <run>/tensorboard (pip install -e ".[tensorboard]")
+wandb: bool = False              # Weights & Biases logging (pip install -e ".[wandb]")
+wandb_project: str = "mask18"
+wandb_mode: Literal["offline", "online"] = "offline"  # offline: files in <run>/wandb, no network;
+                                 # upload later with `wandb sync`
+
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last"] = "best"
 inference_batch_size: int = 128

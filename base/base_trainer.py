@@ -2,7 +2,8 @@
 
 It owns the loop, devices (and DDP under torchrun), mixed precision, accumulation, clipping,
 EMA, the optimizer and schedule, validation, checkpoints, resume, early stopping and
-metrics.csv. A subclass holds the science in a few hooks:
+metrics.csv; callbacks (base/callbacks.py) watch it: pictures, summary.json, TensorBoard, W&B.
+A subclass holds the science in a few hooks:
 
     heads                         {head name: outputs}, e.g. {"class": 18}
     probabilities(outputs)        (N, 18) class probabilities, whatever the heads
@@ -30,6 +31,7 @@ from base import checkpoint, distributed, run_dir
 from base.atomic import write_csv, write_text
 from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
+from base.callbacks import Callbacks, build_callbacks
 from base.checkpointing import CheckpointMixin
 from base.config import Config
 from base.device import seed_everything, select_device
@@ -81,6 +83,7 @@ class BaseTrainer(CheckpointMixin):
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.build_model().to(self.device, memory_format=self.memory_format)
         self.log = setup_logging()
+        self.callbacks = Callbacks([])  # fit() builds the configured ones (base/callbacks.py)
 
     # ---- the science: subclasses override these -------------------------------------------
     def build_model(self) -> BaseModel:
@@ -142,6 +145,7 @@ class BaseTrainer(CheckpointMixin):
         saved = None
         if resume and run is not None and (Path(run) / "last.pt").exists():
             saved = self.load_weights(Path(run) / "last.pt")  # another model's checkpoint changes nothing
+        self.callbacks = build_callbacks(cfg) if self.world.main else Callbacks([])  # rank 0 watches
         self.run = distributed.broadcast(
             run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run") if self.world.main else None, self.world)
         with run_dir.removed_without_checkpoint(self.run, fresh=not resume and self.world.main):
@@ -159,8 +163,10 @@ class BaseTrainer(CheckpointMixin):
             self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
                           f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}"
                           + (f" x {self.world.size} processes" if self.world.enabled else ""))
+            self.callbacks.on_fit_start(self, train_table, val_table)
             self.train_epochs(train_loader, val_loader, start)
         best = self.best_row()
+        self.callbacks.on_fit_end(self, best)
         self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
                       f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {self.run}")
         return best
@@ -212,6 +218,7 @@ class BaseTrainer(CheckpointMixin):
             images = self.to_device(images)
             targets = targets.to(self.device, non_blocking=True)
             images, soft = self.mixer(images, one_hot_targets(targets, self.heads), epoch, step)
+            self.callbacks.on_train_batch(self, epoch, step, images)
             with updater.sync(step), updater.autocast():
                 outputs = self.train_model(images)
                 loss = self.loss(outputs, soft)
@@ -261,6 +268,7 @@ class BaseTrainer(CheckpointMixin):
 
     def validate(self, loader: BaseDataLoader) -> dict[str, float]:
         probs, loss = self.predict(loader, desc="validate")
+        self.val_probs = probs  # for the callbacks at the end of the epoch
         return {"val_loss": loss, **validation_metrics(probs, self.val_table)}
 
     def end_epoch(self, row: dict) -> None:
@@ -283,6 +291,7 @@ class BaseTrainer(CheckpointMixin):
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
                       f"{row['seconds']:.0f}s" + ("  *best" if improved else ""))
+        self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
 

@@ -60,6 +60,8 @@ _RULES = {
     "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "class_weights": (lambda v: not isinstance(v, str) or v in ("none", "inverse", "sqrt_inverse"),
                       "'none', 'inverse', 'sqrt_inverse' or {head: [weights]}"),
+    "gallery_size": (lambda v: v >= 0, "0 or more"),
+    "wandb_project": (lambda v: v.strip() != "", "a project name"),
 }
 
 

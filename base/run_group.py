@@ -21,8 +21,10 @@ import pandas as pd
 from base import predictor, run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
+from base.run_artifacts import evaluation_plots, views
 from base.run_dir import setup_logging
 from data_loader.split import load_split
+from model.heads import ATTRIBUTES
 from model.metric import validation_metrics
 
 
@@ -68,6 +70,8 @@ class RunGroup:
         table, probs = self.validation(group)
         row = {**validation_metrics(probs, table), "seconds": time.perf_counter() - started}
         write_csv(group / "metrics.csv", pd.DataFrame([row]))
+        if cfg.plots:  # the group's own pictures: the prediction it makes (out of fold for k-fold)
+            evaluation_plots(group, probs, table, views(ATTRIBUTES), cfg.gallery_size, f"{self.kind} group")
         log.info(f"{self.kind} group {group.name}: val_f1 {row['val_f1']:.4f} (mask {row['val_f1_mask']:.3f} "
                  f"gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f}); "
                  f"next: python inference.py --run {group}")

@@ -31,7 +31,8 @@ def tiny_overrides(tiny_data, tmp_path) -> list[str]:
     """--set arguments for a seconds-long run on the tiny data with a tiny model."""
     values = {"data_dir": str(tiny_data), "runs_dir": str(tmp_path / "runs"), "backbone": "test_resnet",
               "image_size": (32, 32), "batch_size": 16, "epochs": 1, "folds": 3, "num_workers": 0,
-              "inference_batch_size": 32}
+              "inference_batch_size": 32,
+              "plots": False}  # drawing would double a tiny run; tests/test_run_artifacts.py turns it on
     return [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in values.items()]
 
 

@@ -1,6 +1,7 @@
 """Three models, one per attribute, trained in turn into one run group.
 
-    runs/<name>-<time>/   config.json, group.json, metrics.csv (the combined validation)
+    runs/<name>-<time>/   config.json, group.json, metrics.csv (the combined validation),
+                          confusion matrices, per-class F1 and error gallery of the combined model
         mask/  gender/  age/   ordinary "attribute" runs
 
 The group predicts P(mask) * P(gender) * P(age) from its three members, so inference.py,
