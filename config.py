@@ -41,7 +41,8 @@ resize: Literal["stretch", "pad", "crop"] = "stretch"  # to image_size: stretch,
 mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # normalisation, RGB in 0..1
 std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 batch_size: int = 32
-num_workers: int = -1            # DataLoader processes; -1 = one per CPU core but one, up to 8
+num_workers: int = -1            # DataLoader processes; -1 = auto: with a GPU one per CPU core but
+                                 # one (up to 8), on the CPU none (the model needs the cores)
 persistent_workers: bool = True  # keep DataLoader processes between epochs
 prefetch_factor: int = 2         # batches each worker prepares ahead
 cache: Literal["auto", "memory", "disk", "off"] = "auto"  # decode + resize every picture once: in

@@ -9,43 +9,42 @@ from __future__ import annotations
 
 import os
 
-import cv2
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from data_loader.samplers import EpochSampler
 
 
-def default_workers(requested: int) -> int:
-    """-1 means one worker per core but one (the main process trains), at most 8."""
+def default_workers(requested: int, device: torch.device) -> int:
+    """-1 (auto): with a GPU, one worker per core but one (the main process feeds the GPU), at
+    most 8; on the CPU none: the model's own threads need every core, and a worker process
+    beside them makes both wait on a small machine (compare with bench/input_pipeline.py
+    --set num_workers=1)."""
     if requested >= 0:
         return requested
+    if device.type != "cuda":
+        return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(0, min(8, cores - 1))
-
-
-def _init_worker(worker_id: int) -> None:
-    cv2.setNumThreads(1)  # one OpenCV thread per worker; more only fight over the cores
-    torch.set_num_threads(1)
 
 
 class BaseDataLoader(DataLoader):
     """`set_epoch(epoch)` before each training epoch picks that epoch's order and augmentation."""
 
     def __init__(self, dataset: Dataset, cfg, train: bool, sampler: Sampler | None = None,
-                 pin_memory: bool = False):
+                 device: torch.device | None = None):
+        device = device or torch.device("cpu")
         batch_size = cfg.batch_size if train else cfg.inference_batch_size
         if train and sampler is None:
             sampler = EpochSampler(len(dataset), cfg.seed)
-        workers = default_workers(cfg.num_workers)
+        workers = default_workers(cfg.num_workers, device)
         super().__init__(
             dataset,
             batch_size=batch_size,
             sampler=sampler,
             drop_last=train and len(dataset) > batch_size,  # a batch of one breaks BatchNorm
             num_workers=workers,
-            pin_memory=pin_memory,
-            worker_init_fn=_init_worker,
+            pin_memory=device.type == "cuda",
             # torch draws each epoch's worker seeds from this generator, or else from the global
             # RNG (which would shift dropout's random stream whenever an epoch starts).
             generator=torch.Generator().manual_seed(cfg.seed),

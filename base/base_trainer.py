@@ -121,7 +121,7 @@ class BaseTrainer(CheckpointMixin):
         else:
             sampler = distributed.ShardSampler(len(table), world) if world.enabled else None
         dataset = FaceDataset(table, build_transform(cfg, train), image_cache.load(table["file"].tolist(), cfg))
-        return BaseDataLoader(dataset, cfg, train, sampler=sampler, pin_memory=self.device.type == "cuda")
+        return BaseDataLoader(dataset, cfg, train, sampler=sampler, device=self.device)
 
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
         """A loader's uint8 batch on the device, normalised, in the configured memory format."""

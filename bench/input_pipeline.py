@@ -103,10 +103,11 @@ def main() -> None:
     batches = args.batches or len(cached)
     trainer.steps_per_epoch = len(cached)
     trainer.build_updater()
-    compute = pure_compute(trainer, min(batches, 30))
+    compute = pure_compute(trainer, min(batches, 100))
     print(f"data: {cfg.data_dir} ({len(train_table)} training images), {cfg.backbone} at {cfg.image_size[0]}x"
           f"{cfg.image_size[1]}, batch {cfg.batch_size}, augment {cfg.augment}, "
-          f"{default_workers(cfg.num_workers)} worker(s), {torch.get_num_threads()} torch threads, {trainer.device}")
+          f"{default_workers(cfg.num_workers, trainer.device)} worker(s), {torch.get_num_threads()} torch threads, "
+          f"{trainer.device}")
     print(f"cache: built in {build_seconds:.1f} s ({len(train_table) / build_seconds:.0f} images/s)")
     print(f"pure compute:          {1 / compute:8.0f} images/s")
     print(f"loader only, decoding: {loader_only(decoding, batches):8.0f} images/s")

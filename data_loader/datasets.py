@@ -14,6 +14,11 @@ from base.errors import UserError
 
 TARGET_COLUMNS = ("mask", "gender", "age_group")
 
+# One OpenCV thread, set in the main process before any OpenCV pool exists: DataLoader workers
+# and the cache's decoding threads parallelise across pictures already, and changing the thread
+# count inside a forked worker whose parent used OpenCV's pool can hang it (mmpretrain#1824).
+cv2.setNumThreads(1)
+
 
 def read_rgb(file: str) -> np.ndarray:
     """An image file as an RGB uint8 array (paths with any characters)."""
