@@ -39,9 +39,14 @@ def split(table: pd.DataFrame, fold_of: pd.Series, fold: int) -> tuple[pd.DataFr
     return table[~held_out].reset_index(drop=True), table[held_out].reset_index(drop=True)
 
 
-def load_split(cfg) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """The configured data's (train rows, validation rows, person -> fold); every image decodes."""
+def load_table(cfg) -> tuple[pd.DataFrame, pd.Series]:
+    """The configured training data (labels corrected, every image decoding) and person -> fold."""
     table = read_train(data_root(cfg), cfg.age_thresholds, cfg.corrections)
     table = check_images(table, "training", cfg.skip_bad_images)
-    folds = person_folds(table, cfg.folds, cfg.seed)
+    return table, person_folds(table, cfg.folds, cfg.seed)
+
+
+def load_split(cfg) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The configured data's (train rows, validation rows, person -> fold)."""
+    table, folds = load_table(cfg)
     return (*split(table, folds, cfg.fold), folds)

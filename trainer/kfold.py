@@ -20,8 +20,7 @@ from base.atomic import write_csv
 from base.config import Config
 from base.errors import UserError
 from base.run_group import RunGroup
-from data_loader.layout import data_root, read_train
-from data_loader.split import person_folds, split
+from data_loader.split import load_table, split
 
 OOF_COLUMNS = ("file", "person", "stem", "fold", "mask", "gender", "age", "label", "official_label")
 
@@ -53,13 +52,11 @@ class KFold(RunGroup):
 
     def validation(self, group: Path) -> tuple[pd.DataFrame, np.ndarray]:
         """Out of fold: every trained fold's model on its own held-out persons."""
-        cfg = self.cfg
-        table = read_train(data_root(cfg), cfg.age_thresholds, cfg.corrections)
-        fold_of = person_folds(table, cfg.folds, cfg.seed)
+        table, fold_of = load_table(self.cfg)
         parts = []
         for name in sorted(p.name for p in group.glob("fold*") if (p / "config.json").is_file()):
             k = int(name.removeprefix("fold"))
-            _, held_out, = split(table, fold_of, k)
+            _, held_out = split(table, fold_of, k)
             probs = predictor.load(group / name).predict(held_out)
             parts.append(oof_frame(held_out, k, probs))
             write_csv(group / name / "oof.csv", parts[-1])
