@@ -30,6 +30,11 @@ skip_bad_images: bool = False    # every image is decoded once before training; 
                                  # (truncated, not an image) stops the run, or with True is left out
 
 # ---- input pipeline -------------------------------------------------------------------------
+face_crop: Literal["off", "auto", "mediapipe", "haar"] = "off"  # crop each picture to its face on the
+                                 # fly, before the cache (detectors: "auto" = mediapipe if installed,
+                                 # else haar); or once, offline: python -m data_loader.face_crop
+face_crop_margin: float = 0.4    # added around the face box on every side, share of its size
+face_crop_fallback: float = 0.6  # no face found: keep this share of the picture around its centre
 image_size: tuple[int, int] = (64, 48)    # what the model sees (height, width); real photos: 384x288
 augment: str = "basic"           # preset: "none" (resize only), "basic" (+ horizontal flip), "strong"
                                  # (+ shift-scale-rotate, noise, blur, colour, brightness/contrast,

@@ -41,7 +41,7 @@ from base.optim import Schedule, build_optimizer
 from base.run_dir import setup_logging
 from base.update import Updater, amp_dtype
 from data_loader import image_cache, pseudo_labels
-from data_loader.datasets import FaceDataset
+from data_loader.datasets import FaceDataset, image_reader
 from data_loader.labels import encode
 from data_loader.layout import data_root
 from data_loader.mixing import BatchMixer
@@ -120,7 +120,8 @@ class BaseTrainer(CheckpointMixin):
             sampler = EpochSampler(len(table), cfg.seed, weights, num_replicas=world.size, rank=world.rank)
         else:
             sampler = distributed.ShardSampler(len(table), world) if world.enabled else None
-        dataset = FaceDataset(table, build_transform(cfg, train), image_cache.load(table["file"].tolist(), cfg))
+        images = image_cache.load(table["file"].tolist(), cfg)
+        dataset = FaceDataset(table, build_transform(cfg, train), images, image_reader(cfg))
         return BaseDataLoader(dataset, cfg, train, sampler=sampler, device=self.device)
 
     def to_device(self, images: torch.Tensor) -> torch.Tensor:

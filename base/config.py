@@ -44,6 +44,8 @@ _RULES = {
     "age_thresholds": (lambda v: 0 < v[0] < v[1] <= 120, "two increasing ages in 1..120"),
     "std": (lambda v: min(v) > 0, "three numbers greater than 0"),
     "mix_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "face_crop_margin": (lambda v: v >= 0, "0 or more"),
+    "face_crop_fallback": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "accumulate_steps": (lambda v: v >= 1, "at least 1"),
     "clip_grad_norm": (lambda v: v >= 0, "0 or more"),
     "ema_decay": (lambda v: 0 < v < 1, "in (0, 1)"),

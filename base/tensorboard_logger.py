@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from base import plots
 from base.callbacks import Callback
-from base.errors import UserError
+from base.errors import optional_import
 from base.run_artifacts import confusion_figure, views
 
 
@@ -23,12 +23,8 @@ def scalar_tag(column: str) -> str:
 
 class TensorBoardLogger(Callback):
     def __init__(self, cfg):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise UserError("config knob 'tensorboard': the tensorboard package is not installed; "
-                            "pip install -e \".[tensorboard]\" or set tensorboard=False") from None
-        self.cfg, self.writer_class, self.writer = cfg, SummaryWriter, None
+        summary_writer = optional_import("torch.utils.tensorboard", "tensorboard", "tensorboard").SummaryWriter
+        self.cfg, self.writer_class, self.writer = cfg, summary_writer, None
 
     def on_fit_start(self, trainer, train_table, val_table) -> None:
         # purge_step drops what a killed process logged after its last finished epoch.

@@ -15,19 +15,14 @@ import re
 
 from base import plots
 from base.callbacks import Callback
-from base.errors import UserError
+from base.errors import optional_import
 from base.predictor import GROUP_FILE
 from base.run_artifacts import confusion_figure, views
 
 
 class WandbLogger(Callback):
     def __init__(self, cfg):
-        try:
-            import wandb
-        except ImportError:
-            raise UserError("config knob 'wandb': the wandb package is not installed; "
-                            "pip install -e \".[wandb]\" or set wandb=False") from None
-        self.cfg, self.wandb, self.wandb_run = cfg, wandb, None
+        self.cfg, self.wandb, self.wandb_run = cfg, optional_import("wandb", "wandb", "wandb"), None
 
     def on_fit_start(self, trainer, train_table, val_table) -> None:
         run = trainer.run

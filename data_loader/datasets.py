@@ -1,6 +1,7 @@
 """Datasets over the image table: decoded RGB pictures through an albumentations pipeline."""
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 
@@ -28,6 +29,19 @@ def read_rgb(file: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def image_reader(cfg) -> Callable[[str], np.ndarray]:
+    """File -> RGB picture as the config wants it: decoded, then cut to the face when `face_crop`
+    is on (data_loader/face_crop.py); the decoded-image cache stores what this returns."""
+    from data_loader.face_crop import config_transform
+
+    crop = config_transform(cfg)
+    return read_rgb if crop is None else functools.partial(_read_cropped, crop)
+
+
+def _read_cropped(crop: Callable, file: str) -> np.ndarray:
+    return crop(image=read_rgb(file))["image"]
+
+
 class FaceDataset(Dataset):
     """(image tensor, target) pairs; target = LongTensor([mask, gender, age_group]).
 
@@ -35,8 +49,10 @@ class FaceDataset(Dataset):
     decoded-image cache, in table order) nothing is read from disk.
     """
 
-    def __init__(self, table: pd.DataFrame, transform: Callable, images: np.ndarray | None = None):
+    def __init__(self, table: pd.DataFrame, transform: Callable, images: np.ndarray | None = None,
+                 read: Callable[[str], np.ndarray] = read_rgb):
         self.files = table["file"].tolist()
+        self.read = read  # without the cache: decode (and face-crop) every time
         self.images = images  # decoded once (data_loader/image_cache.py), or None: decode every time
         if all(c in table for c in TARGET_COLUMNS):
             self.targets = torch.tensor(table[list(TARGET_COLUMNS)].to_numpy(np.int64))
@@ -52,5 +68,5 @@ class FaceDataset(Dataset):
         index, seed = item if isinstance(item, tuple) else (item, None)
         if seed is not None:  # one shared stream for all transforms, a function of the seed alone
             self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
-        image = np.array(self.images[index]) if self.images is not None else read_rgb(self.files[index])
+        image = np.array(self.images[index]) if self.images is not None else self.read(self.files[index])
         return self.transform(image=image)["image"], self.targets[index]

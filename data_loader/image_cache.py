@@ -21,7 +21,7 @@ import albumentations as A
 import numpy as np
 
 from base.atomic import atomic_path
-from data_loader.datasets import read_rgb
+from data_loader.datasets import image_reader
 from data_loader.demo_data import default_cache_dir
 from data_loader.transforms import resize
 
@@ -32,8 +32,8 @@ def cache_shape(cfg) -> tuple[int, int]:
     return tuple(cfg.cache_size) if min(cfg.cache_size) > 0 else tuple(cfg.image_size)
 
 
-def cache_key(files: Sequence[str], size: tuple[int, int], policy: str) -> str:
-    h = hashlib.sha1(f"v{CACHE_VERSION} {size} {policy}".encode())
+def cache_key(files: Sequence[str], size: tuple[int, int], policy: str, crop: str = "") -> str:
+    h = hashlib.sha1(f"v{CACHE_VERSION} {size} {policy}{crop}".encode())
     for file in files:
         stat = os.stat(file)
         h.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -52,23 +52,25 @@ def load(files: Sequence[str], cfg, threads: int | None = None) -> np.ndarray | 
     shrink = A.Compose(resize(cfg.replace(image_size=(height, width))))
     if mode == "memory":
         images = np.empty((len(files), height, width, 3), np.uint8)
-        _fill(images, files, shrink, threads)
+        _fill(images, files, shrink, image_reader(cfg), threads)
         return images
     folder = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir() / "images"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{cache_key(files, (height, width), cfg.resize)}.npy"
+    crop = "" if cfg.face_crop == "off" else \
+        f" {cfg.face_crop} {cfg.face_crop_margin} {cfg.face_crop_fallback} {cfg.image_size}"
+    path = folder / f"{cache_key(files, (height, width), cfg.resize, crop)}.npy"
     if not path.exists():
         with atomic_path(path) as tmp:
             images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), height, width, 3))
-            _fill(images, files, shrink, threads)
+            _fill(images, files, shrink, image_reader(cfg), threads)
             images.flush()
             del images
     return np.load(path, mmap_mode="r")
 
 
-def _fill(images: np.ndarray, files: Sequence[str], shrink: A.Compose, threads: int | None) -> None:
+def _fill(images: np.ndarray, files: Sequence[str], shrink: A.Compose, read, threads: int | None) -> None:
     def one(i: int) -> None:
-        images[i] = shrink(image=read_rgb(files[i]))["image"]
+        images[i] = shrink(image=read(files[i]))["image"]
 
     # OpenCV decodes and resizes with the GIL released, so threads keep every core busy.
     with ThreadPoolExecutor(threads or min(32, 2 * (os.cpu_count() or 1))) as pool:

@@ -31,3 +31,32 @@ def test_competition_layout_from_real_faces_trains_and_scores(tmp_path):
                             capture_output=True, text=True)
     assert scored.returncode == 0, scored.stderr
     assert "F1" in scored.stdout or "f1" in scored.stdout
+
+
+def test_face_crop_finds_real_masked_faces_at_known_places(tmp_path):
+    import numpy as np
+
+    from data_loader.datasets import read_rgb
+    from data_loader.face_crop import FALLBACK, find_crop
+    from data_loader.face_detectors import Detector
+
+    data = tmp_path / "facebench"
+    subprocess.run([sys.executable, FACEBENCH / "build.py", "--out", data, "--train-persons", "10",
+                    "--eval-persons", "1"], check=True, capture_output=True)
+    detector, rng = Detector("auto"), np.random.default_rng(0)
+    files = sorted((data / "train" / "images").glob("*/*"))
+    found = 0
+    for file in files:  # each photo pasted at a random place on a competition-sized canvas
+        side = int(rng.integers(140, 241))
+        pick = np.linspace(0, 199, side).astype(int)  # the photos are 200x200
+        face = read_rgb(str(file))[pick][:, pick]
+        canvas = np.full((512, 384, 3), 150, np.uint8)
+        y, x = int(rng.integers(0, 512 - side)), int(rng.integers(0, 384 - side))
+        canvas[y:y + side, x:x + side] = face
+        box, method = find_crop(canvas, detector, margin=0.4, aspect=4 / 3, fallback=0.6)
+        if method != FALLBACK:
+            found += 1
+            core = (x + 0.2 * side, y + 0.2 * side, x + 0.8 * side, y + 0.8 * side)
+            assert box[0] <= core[0] and box[1] <= core[1] and box[2] >= core[2] and box[3] >= core[3], file
+    # bench/face_crop.py on 700 such pictures: mediapipe finds 98%, haar alone 57%
+    assert found >= len(files) * (0.9 if detector.name == "mediapipe" else 0.4)

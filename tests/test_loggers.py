@@ -43,3 +43,17 @@ def test_a_missing_logger_package_is_one_line_before_any_folder(knob, module, ti
     assert f'pip install -e ".[{knob}]"' in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
+
+
+def test_an_installed_but_broken_logger_package_names_why(monkeypatch):
+    import importlib
+
+    from base.errors import UserError, optional_import
+
+    def broken(name):  # what tensorboard 2.21 raises under protobuf 4
+        raise ImportError("cannot import name 'runtime_version' from 'google.protobuf'")
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.raises(UserError, match=r"tensorboard is installed but does not import \(cannot import name "
+                                        r"'runtime_version'.*pip install -e \"\.\[tensorboard\]\""):
+        optional_import("torch.utils.tensorboard", "tensorboard", "tensorboard")
