@@ -174,3 +174,19 @@ def test_a_fork_after_mediapipe_ran_gets_one_clear_line_not_an_abort():
         os._exit(0)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3
+
+
+def test_a_run_trains_and_predicts_on_face_crops_made_on_the_fly(tiny_overrides, tmp_path, monkeypatch):
+    import inference
+    import train
+    from data_loader import datasets
+
+    seen = []
+    real = datasets._read_cropped
+    monkeypatch.setattr(datasets, "_read_cropped", lambda crop, file: seen.append(file) or real(crop, file))
+    sets = [a for o in tiny_overrides + ["face_crop='haar'", "cache='memory'"] for a in ("--set", o)]
+    train.main(sets)
+    (run,) = (tmp_path / "runs").iterdir()
+    inference.main(["--run", str(run), "--out", str(tmp_path / "submission.csv")])
+    assert len(pd.read_csv(tmp_path / "submission.csv")) == 28
+    assert len(set(seen)) == 252 + 28  # every training and eval picture went through the crop
