@@ -37,7 +37,7 @@ from tqdm import tqdm
 from base.atomic import atomic_path, write_csv
 from base.errors import UserError, exit_on_user_error
 from data_loader.datasets import read_rgb
-from data_loader.face_detectors import DETECTORS, Box, Detector
+from data_loader.face_detectors import DETECTORS, Box, Detector, mediapipe_available
 from data_loader.layout import IMAGE_EXTENSIONS
 
 MANIFEST = "face_crop.csv"
@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.margin < 0:
         parser.error("--margin must be >= 0")
+    if args.detector == "auto" and not mediapipe_available():
+        print("mediapipe is not installed: Haar cascade only, which misses most masked faces; "
+              "pip install -e \".[facecrop]\" for MediaPipe", file=sys.stderr)
     manifest, done_now = crop_folder(args.src, args.dst, args.detector, args.margin, args.size, args.fallback,
                                      args.workers, args.quality, progress=sys.stderr.isatty())
     print(summary(manifest, done_now))
