@@ -68,8 +68,8 @@ trainer: str = "single"          # "single": one 18-class head; "multihead": mas
                                  # on one backbone; "separate": three models, one per attribute, in one
                                  # run group; "attribute": one model for `task` alone
 task: Literal["mask", "gender", "age"] = "mask"  # what an "attribute" trainer learns
-backbone: str = "resnet10t"      # any timm.create_model name
-pretrained: bool = False         # timm hub weights (needs network once); see weights_file
+backbone: str = "resnet10t"      # any timm.create_model name, or "tv:<name>" for a torchvision model
+pretrained: bool = False         # hub weights (needs network once); see weights_file
 weights_file: str = ""           # local .pth/.safetensors for the backbone (no network needed)
 drop_rate: float = 0.0           # dropout before the head(s)
 channels_last: bool = True       # NHWC memory layout: faster convolutions on CPU and tensor cores
