@@ -120,7 +120,7 @@ def _init_worker(detector: Detector, margin: float, size: tuple[int, int], fallb
 
 
 def _crop_file(job: tuple[str, str]) -> tuple[str, str, int, int, int, int]:
-    """Crop one picture into its place in the copy: (relative name, method, box)."""
+    """Crop one picture into its place in the copy: (destination, method, crop box)."""
     src, dst = job
     height, width = _worker["size"]
     try:
