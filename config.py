@@ -107,6 +107,12 @@ accumulate_steps: int = 1        # batches per optimizer update (effective batch
 clip_grad_norm: float = 0.0      # clip the gradient norm to this; 0 = off
 ema: bool = False                # keep an EMA of the weights; validate and keep best.pt on it
 ema_decay: float = 0.999
+ema_warmup: bool = True          # the decay grows as 1 - (1 + update)^(-2/3) up to ema_decay, so a short
+                                 # run averages its recent weights, not its random start
+
+time_limit_minutes: float = 0.0  # wall-time budget of the training (reading the images and the epochs);
+                                 # after each epoch the schedule is shortened to the epochs that still
+                                 # fit and no epoch starts that would end past it; 0 = no limit
 
 # ---- checkpoints and early stopping ---------------------------------------------------------
 monitor: str = "auto"            # metrics.csv column that picks best.pt and drives early stopping;

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -137,7 +138,7 @@ class BaseTrainer(CheckpointMixin):
         The data is read and checked before the run folder is created, so bad input leaves nothing;
         a new folder that fails before its first checkpoint is removed again.
         """
-        cfg = self.cfg
+        cfg, self.started = self.cfg, time.perf_counter()
         train_table, val_table, folds = self.split_tables()
         train_table = self.training_table(train_table)
         for what, table in (("training", train_table), ("validation", val_table)):
@@ -196,9 +197,11 @@ class BaseTrainer(CheckpointMixin):
         write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
 
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
-        """Epochs `start`..epochs, until early stopping; a restored self.progress resumes inside `start`."""
+        """Epochs `start`..epochs, until early stopping or the time limit; a restored self.progress
+        resumes inside `start`."""
+        self.startup = time.perf_counter() - self.started  # reading, checking and caching the images
         for epoch in range(start, self.cfg.epochs + 1):
-            if self.cfg.patience and self.stale >= self.cfg.patience:
+            if self.cfg.patience and self.stale >= self.cfg.patience or epoch > self.updater.schedule.epochs:
                 break
             if self.progress is None:
                 self.progress = EpochProgress(epoch, lr=self.updater.optimizer.param_groups[0]["lr"])
@@ -281,6 +284,7 @@ class BaseTrainer(CheckpointMixin):
         self.history.append(row)
         self.progress = None
         self.updater.schedule.epoch_end(value)
+        shortened = self.fit_time_limit(row["epoch"])
         if self.world.main:
             write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(METRICS)))
             if improved:
@@ -292,9 +296,28 @@ class BaseTrainer(CheckpointMixin):
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
                       f"{row['seconds']:.0f}s" + ("  *best" if improved else ""))
+        if shortened:
+            self.log.info(shortened)
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
+
+    def fit_time_limit(self, epoch: int) -> str | None:
+        """Under `time_limit_minutes`, shorten the schedule after `epoch` to the epochs that still fit
+        at the mean epoch time so far, so the learning rate still anneals; never lengthen it.
+        Returns what it did, for the log."""
+        limit, schedule = self.cfg.time_limit_minutes * 60, self.updater.schedule
+        if not limit or epoch >= schedule.epochs:
+            return None
+        spent = [row["seconds"] for row in self.history]  # this run's epochs, across resumes
+        fit = epoch + int((limit - self.startup - sum(spent)) / (sum(spent) / len(spent)))
+        fit = distributed.broadcast(max(epoch, fit), self.world)  # rank 0's clock decides for all
+        if fit >= schedule.epochs:
+            return None
+        schedule.set_epochs(fit)
+        return (f"time_limit_minutes {self.cfg.time_limit_minutes:g}: {fit} of {self.cfg.epochs} epochs fit "
+                f"({sum(spent) / len(spent):.0f}s each after {self.startup:.0f}s of reading); "
+                f"the schedule now ends after epoch {fit}")
 
     def save_last(self, epoch: int) -> None:
         """last.pt after `epoch` finished epochs (and self.progress's steps of the next); every

@@ -43,7 +43,7 @@ class CheckpointMixin:
                             f"with {dict(self.heads)}; use the run folder it was trained in, or train anew")
         weights = state["model"]
         if for_inference and state.get("ema") is not None:  # ModelEmaV3 keeps the model as .module
-            weights = {k.removeprefix("module."): v for k, v in state["ema"].items()}
+            weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
         try:
             self.model.load_state_dict(weights)
         except RuntimeError as err:

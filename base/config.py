@@ -49,6 +49,7 @@ _RULES = {
     "accumulate_steps": (lambda v: v >= 1, "at least 1"),
     "clip_grad_norm": (lambda v: v >= 0, "0 or more"),
     "ema_decay": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "time_limit_minutes": (lambda v: v >= 0, ">= 0 (0 = no limit)"),
     "plateau_patience": (lambda v: v >= 0, "0 or more"),
     "prefetch_factor": (lambda v: v >= 1, "at least 1"),
     "cache_memory_gb": (lambda v: v >= 0, "0 or more"),

@@ -37,15 +37,20 @@ class Schedule:
     def __init__(self, optimizer: torch.optim.Optimizer, cfg, updates_per_epoch: int, mode: str = "max"):
         self.optimizer, self.cfg, self.mode = optimizer, cfg, mode
         self.per_epoch = cfg.scheduler_interval == "epoch"
-        unit = 1 if self.per_epoch else updates_per_epoch  # ticks per epoch
-        self.total = max(1, cfg.epochs * unit)
-        warmup = cfg.warmup_epochs if cfg.warmup_epochs or cfg.scheduler != "onecycle" else 0.3 * cfg.epochs
-        self.warmup = round(warmup * unit)
-        self.step_ticks = max(1, cfg.step_epochs * unit)
+        self.unit = 1 if self.per_epoch else updates_per_epoch  # ticks per epoch
+        self.step_ticks = max(1, cfg.step_epochs * self.unit)
         self.base = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
         for g, lr in zip(optimizer.param_groups, self.base, strict=True):
             g["initial_lr"] = lr
         self.tick, self.plateau_factor, self.best, self.bad_epochs = 0, 1.0, None, 0
+        self.set_epochs(cfg.epochs)
+
+    def set_epochs(self, epochs: int) -> None:
+        """Plan the schedule for `epochs` epochs (fewer than configured under a time limit)."""
+        cfg, self.epochs = self.cfg, epochs
+        self.total = max(1, epochs * self.unit)
+        warmup = cfg.warmup_epochs if cfg.warmup_epochs or cfg.scheduler != "onecycle" else 0.3 * epochs
+        self.warmup = round(warmup * self.unit)
         self._apply()
 
     def factor(self) -> float:
@@ -89,9 +94,11 @@ class Schedule:
 
     def state_dict(self) -> dict:
         return {"tick": self.tick, "plateau_factor": self.plateau_factor, "best": self.best,
-                "bad_epochs": self.bad_epochs}
+                "bad_epochs": self.bad_epochs, "epochs": self.epochs, "planned_epochs": self.cfg.epochs}
 
     def load_state_dict(self, state: dict) -> None:
         self.tick, self.plateau_factor = state["tick"], state["plateau_factor"]
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
-        self._apply()
+        # a schedule shortened by the time limit stays short, unless the resume asks for other epochs
+        same_plan = state.get("planned_epochs", self.cfg.epochs) == self.cfg.epochs
+        self.set_epochs(state.get("epochs", self.cfg.epochs) if same_plan else self.cfg.epochs)

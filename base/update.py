@@ -5,7 +5,8 @@
   its group, so a short last group of an epoch is averaged correctly too, and under DDP the
   batches before an update skip the gradient all-reduce (`no_sync`).
 - Clipping of the gradient norm (after unscaling), the schedule's per-update tick, and the EMA
-  of the weights (timm's ModelEmaV3) follow every update.
+  of the weights (timm's ModelEmaV3, with its decay warm-up counted by the EMA itself so that
+  a resumed run continues it) follow every update.
 """
 from __future__ import annotations
 
@@ -30,6 +31,20 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16
 
 
+class WarmupEma(ModelEmaV3):
+    """timm's EMA, counting its own updates (a buffer, so checkpoints carry it) to feed its
+    warm-up: decay 1 - (1 + t)^(-2/3), capped at `decay`. Without it a 0.999 EMA of a run of a
+    few thousand updates still holds a tenth of the random initial weights."""
+
+    def __init__(self, model: nn.Module, decay: float, warmup: bool):
+        super().__init__(model, decay=decay, use_warmup=warmup)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    def update(self, model: nn.Module, step: int | None = None) -> None:
+        self.updates += 1
+        super().update(model, step=int(self.updates) if self.use_warmup else None)
+
+
 class Updater:
     def __init__(self, model: nn.Module, train_model: nn.Module, optimizer: torch.optim.Optimizer,
                  schedule: Schedule, cfg, device: torch.device, steps_per_epoch: int):
@@ -37,7 +52,7 @@ class Updater:
         self.cfg, self.device, self.steps_per_epoch = cfg, device, steps_per_epoch
         self.dtype = amp_dtype(cfg.amp, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.dtype == torch.float16)
-        self.ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema else None
+        self.ema = WarmupEma(model, cfg.ema_decay, cfg.ema_warmup) if cfg.ema else None
 
     def resumable(self) -> dict:
         """The parts a checkpoint must hold to continue exactly."""

@@ -63,6 +63,16 @@ def test_schedule_state_round_trips():
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
 
 
+def test_a_schedule_shortened_by_the_time_limit_stays_short_on_resume_unless_epochs_change():
+    cfg = CFG.replace(scheduler="cosine", epochs=6)
+    a = Schedule(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), cfg, 4)
+    a.set_epochs(3)
+    for replan, expected in ((cfg, 3), (cfg.replace(epochs=8), 8)):  # resume as it was, and with --set epochs=8
+        b = Schedule(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), replan, 4)
+        b.load_state_dict(a.state_dict())
+        assert (b.epochs, b.total) == (expected, expected * 4)
+
+
 def _updater(cfg, steps_per_epoch, seed=0):
     torch.manual_seed(seed)
     model = nn.Linear(4, 3)
@@ -111,10 +121,43 @@ def test_ema_weights_are_validated_and_kept_as_best(tiny_cfg):
     trainer.fit()
     best = torch.load(trainer.run / "best.pt", weights_only=True)  # one epoch: it is the best
     last = torch.load(trainer.run / "last.pt", weights_only=True)
-    ema = {k.removeprefix("module."): v for k, v in last["ema"].items()}
+    ema = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
     raw = last["model"]
     assert any(not torch.equal(ema[k], raw[k]) for k in raw)  # the EMA lags the raw weights
     assert all(torch.equal(best["model"][k], ema[k]) for k in ema)
+
+
+@pytest.mark.parametrize("warmup", [True, False])
+def test_ema_warmup_starts_from_the_trained_weights_not_the_random_ones(warmup):
+    from base.update import WarmupEma
+
+    model = nn.Linear(4, 2)
+    ema = WarmupEma(model, decay=0.999, warmup=warmup)
+    start = {k: v.clone() for k, v in ema.module.state_dict().items()}
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.update(model)
+    assert int(ema.updates) == 1 and "updates" in ema.state_dict()  # checkpoints carry the count
+    moved = (ema.module.weight - start["weight"]).abs().mean().item()
+    # warm-up: decay 0 at the first update, the EMA is the model; without: 0.1% of the way
+    assert moved == pytest.approx(1.0 if warmup else 0.001, rel=1e-3)
+
+
+def test_time_limit_shortens_the_schedule_so_it_still_anneals(tiny_cfg, monkeypatch):
+    from base.epoch_progress import EpochProgress
+    from trainer import get_trainer
+
+    monkeypatch.setattr(EpochProgress, "seconds", lambda self: 60.0)  # every epoch "takes" a minute
+    trainer = get_trainer("single")(tiny_cfg.replace(epochs=6, time_limit_minutes=3.5))
+    trainer.fit()
+    # after epoch 1 (and the real reading time, well under 30 s) two more minutes fit, not three
+    rows = pd.read_csv(trainer.run / "metrics.csv")
+    assert list(rows["epoch"]) == [1, 2, 3]
+    assert trainer.updater.schedule.epochs == 3
+    assert trainer.updater.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine ended
+    full = get_trainer("single")(tiny_cfg.replace(epochs=3))
+    full.fit()
+    assert rows["lr"].tolist() == pd.read_csv(full.run / "metrics.csv")["lr"].tolist()  # as if planned for 3
 
 
 def test_resume_is_exact_with_ema_accumulation_clipping_and_plateau(tiny_overrides, tmp_path, monkeypatch):
