@@ -70,3 +70,16 @@ def test_cli_reports_a_typo_in_one_line_with_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: --set: unknown config knob 'bach_size'; did you mean 'batch_size'?"]
     assert not (tmp_path / "r").exists()
+
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*.py")))
+def test_every_shipped_preset_trains(preset, tiny_overrides, tmp_path):
+    """The presets users copy load, validate and train (on the tiny data and model, hub weights off)."""
+    import train
+
+    knobs = [*tiny_overrides, "pretrained=False", "epochs=1"]
+    best = train.main(["--config", str(ROOT / "configs" / preset), *[a for k in knobs for a in ("--set", k)]])
+    assert best["epoch"] == 1 and 0 <= best["val_f1"] <= 1
+    name = config_lib.load(ROOT / "configs" / preset).name
+    assert [p.name.startswith(name + "-") for p in (tmp_path / "runs").iterdir()] == [True]
