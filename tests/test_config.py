@@ -72,7 +72,6 @@ def test_cli_reports_a_typo_in_one_line_with_exit_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-
 @pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*.py")))
 def test_every_shipped_preset_trains(preset, tiny_overrides, tmp_path):
     """The presets users copy load, validate and train (on the tiny data and model, hub weights off)."""
