@@ -39,7 +39,8 @@ def data_root(cfg) -> Path:
 def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOLDS,
                corrections: str | Path = "") -> pd.DataFrame:
     """One row per training image: file, person, folder, stem, race, age, mask, gender, and the
-    labels of `add_labels`; a `corrections` file (data_loader/corrections.py) fixes labels first."""
+    labels of `add_labels`; a `corrections` file (data_loader/corrections.py) fixes labels first.
+    listed_gender and listed_age_group keep train.csv's own labels (official groups, uncorrected)."""
     csv_path = root / "train" / "train.csv"
     persons = _read_csv(csv_path, TRAIN_COLUMNS, "id,gender,race,age,path (one row per person)")
     problems: list[str] = []
@@ -68,6 +69,10 @@ def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOL
     if not rows:
         raise UserError(f"{csv_path}: no training images found; check data_dir")
     table = pd.DataFrame(rows, columns=["file", "person", "folder", "stem", "race", "age", "mask", "gender"])
+    # The labels as train.csv lists them, official groups, before any correction: what the folds
+    # are stratified by, so label knobs never move a person between training and validation.
+    table["listed_gender"] = table["gender"]
+    table["listed_age_group"] = age_group(table["age"].to_numpy(), OFFICIAL_AGE_THRESHOLDS)
     if corrections:
         from data_loader.corrections import apply
 

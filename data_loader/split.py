@@ -4,6 +4,13 @@ Splitting images instead of persons leaks: the model meets the same face in trai
 validation and the validation F1 flatters it. Every person has the same mask mix (5 worn,
 1 incorrect, 1 none), so stratifying persons by gender x age group stratifies the images by
 all 18 classes; scikit-learn's StratifiedKFold on the person table does it exactly.
+
+The strata are the labels as train.csv lists them, in the official 30/60 age groups, before any
+correction: the folds are a function of the persons, `folds` and `seed` alone. Stratifying by the
+training labels instead would reshuffle nearly every person whenever `age_thresholds` or
+`corrections` change, so two such runs would be validated on different persons and could not be
+compared or ensembled (and a pseudo-label teacher would have trained on its student's
+validation persons).
 """
 from __future__ import annotations
 
@@ -19,11 +26,13 @@ from data_loader.verify import check_images
 
 
 def person_folds(table: pd.DataFrame, folds: int, seed: int) -> pd.Series:
-    """person -> fold index in 0..folds-1, stratified by the person's gender and age group."""
-    persons = table.groupby("person", sort=True)[["gender", "age_group"]].first()
+    """person -> fold index in 0..folds-1, stratified by the person's listed gender and official
+    age group (`listed_gender`, `listed_age_group`; a table without them: `gender`, `age_group`)."""
+    columns = ["listed_gender", "listed_age_group"] if "listed_gender" in table else ["gender", "age_group"]
+    persons = table.groupby("person", sort=True)[columns].first()
     if len(persons) < folds:
         raise UserError(f"only {len(persons)} persons for folds={folds}; lower folds or add data")
-    strata = persons["gender"].to_numpy() * 3 + persons["age_group"].to_numpy()
+    strata = persons[columns[0]].to_numpy() * 3 + persons[columns[1]].to_numpy()
     fold_of = np.empty(len(persons), dtype=np.int64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a rare stratum smaller than `folds` is fine: it spreads thin
