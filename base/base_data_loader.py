@@ -42,7 +42,8 @@ class BaseDataLoader(DataLoader):
             dataset,
             batch_size=batch_size,
             sampler=sampler,
-            drop_last=train and len(dataset) > batch_size,  # a batch of one breaks BatchNorm
+            # A batch of one breaks BatchNorm; under DDP the share of each process is what counts.
+            drop_last=train and len(sampler) > batch_size,
             num_workers=workers,
             pin_memory=device.type == "cuda",
             # torch draws each epoch's worker seeds from this generator, or else from the global

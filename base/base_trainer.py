@@ -249,7 +249,8 @@ class BaseTrainer(CheckpointMixin):
         model.eval()
         views = build_views(tta, self.cfg.mean, self.cfg.std)
         probs, total, count = [], 0.0, 0
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        dtype = amp_dtype(self.cfg.amp, self.device)  # validation and inference follow `amp` too
+        autocast = torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
         bar = tqdm(total=len(loader.sampler), desc=desc, unit="img", leave=False, dynamic_ncols=True,
                    disable=None if self.world.main else True)
         for images, targets in loader:

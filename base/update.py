@@ -26,9 +26,19 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
         return None
     if amp == "fp16" and device.type != "cuda":
         raise UserError("config knob 'amp': fp16 needs a CUDA device; use bf16 on CPU, or amp=off")
-    if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
+    if amp == "fp16" or (amp == "auto" and device.type == "cuda" and not native_bf16()):
         return torch.float16
     return torch.bfloat16
+
+
+def native_bf16() -> bool:
+    """Whether the CUDA device computes bf16 in hardware (Ampere and later). torch's plain
+    is_bf16_supported() also says yes where bf16 is only emulated (V100, T4), several times
+    slower than fp16 with a GradScaler there."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.4 counted no emulation
+        return torch.cuda.is_bf16_supported()
 
 
 class WarmupEma(ModelEmaV3):

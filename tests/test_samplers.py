@@ -80,3 +80,14 @@ def test_weighted_sampler_in_training_uses_the_chosen_target(tiny_cfg, tiny_data
         drawn += [table["age_group"][i] for i, _ in loader.sampler]
     shares = np.bincount(drawn, minlength=3) / len(drawn)
     assert np.abs(shares - 1 / 3).max() < 0.03
+
+
+def test_drop_last_is_decided_from_each_process_share(tiny_cfg, tiny_data):
+    """40 pictures over 4 processes is 10 each: fewer than a batch of 16, so none may be dropped."""
+    table = read_train(tiny_data).head(40)
+    dataset = FaceDataset(table, build_transform(tiny_cfg, True))
+    shares = [BaseDataLoader(dataset, tiny_cfg, True, sampler=EpochSampler(40, 0, num_replicas=4, rank=r))
+              for r in range(4)]
+    assert [len(loader) for loader in shares] == [1, 1, 1, 1]
+    whole = BaseDataLoader(dataset, tiny_cfg, True, sampler=EpochSampler(40, 0))
+    assert len(whole) == 2  # 40 = 2 x 16 + 8: the short last batch is still dropped
