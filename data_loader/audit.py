@@ -10,10 +10,17 @@ saw it) and flags, per person:
 The output, ranked by confidence, is in the corrections format (id,field,value plus why), so
 after a look at the pictures it can be given to the `corrections` knob as it is (age rows need
 a value filled in: the audit knows the group, not the age).
+
+The probabilities are in the training-label space, so the labelled age group is computed with
+the `age_thresholds` the group trained with (its config.json, next to oof.csv): under (30, 58)
+a 58-year-old predicted >=60 is right, not a suspect. A bare oof.csv falls back to an
+`age_group` column, then to its `label` column (k-fold writes the training label there), then
+to the official groups; the command says which it used.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +39,41 @@ def marginals(oof: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return joint.sum((2, 3)), joint.sum((1, 3)), joint.sum((1, 2))
 
 
-def suspects(oof: pd.DataFrame, min_confidence: float = 0.5) -> pd.DataFrame:
-    """Suspect labels ranked by confidence (see the module's doc for the three kinds)."""
+def trained_thresholds(folder: Path) -> tuple[int, int] | None:
+    """The age_thresholds a run or group folder trained with (its config.json), or None."""
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    return tuple(json.loads(path.read_text()).get("age_thresholds", OFFICIAL_AGE_THRESHOLDS))
+
+
+def labelled_age_groups(oof: pd.DataFrame, thresholds: tuple[int, int] | None = None) -> tuple[np.ndarray, str]:
+    """Each image's labelled age group in the label space its predictions are in, and the source."""
+    if thresholds is not None:
+        return age_group(oof["age"].to_numpy(), thresholds), f"age_thresholds {tuple(thresholds)}"
+    if "age_group" in oof:
+        return oof["age_group"].to_numpy(), "the oof's age_group column"
+    if "label" in oof:  # the 18-class training label: 6 * mask + 3 * gender + age_group
+        return oof["label"].to_numpy() % 3, "the oof's label column"
+    return age_group(oof["age"].to_numpy()), "official age groups (no config.json, age_group or label column)"
+
+
+def _age_names(thresholds: tuple[int, int] | None) -> tuple[str, str, str]:
+    if thresholds is None:
+        return AGE_NAMES
+    young, old = thresholds
+    return f"<{young}", f"{young}-{old - 1}", f">={old}"
+
+
+def suspects(oof: pd.DataFrame, min_confidence: float = 0.5,
+             age_thresholds: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Suspect labels ranked by confidence (see the module's doc for the three kinds);
+    `age_thresholds` are those the predictions were trained with (see labelled_age_groups)."""
     p_mask, p_gender, p_age = marginals(oof)
+    names = _age_names(age_thresholds)
     oof = oof.assign(p_female=p_gender[:, 1], pred_gender=p_gender.argmax(1),
                      p_inc_as_normal=p_mask[:, 2], p_inc_as_inc=p_mask[:, 1],
+                     age_label=labelled_age_groups(oof, age_thresholds)[0],
                      **{f"p_age{a}": p_age[:, a] for a in range(3)})
     rows = []
     for person, pics in oof.groupby("person", sort=True):
@@ -56,12 +93,12 @@ def suspects(oof: pd.DataFrame, min_confidence: float = 0.5) -> pd.DataFrame:
                              float(np.sqrt(inc_looks_normal * normal_looks_inc)),
                              f"incorrect_mask looks not worn ({inc_looks_normal:.2f}), normal looks incorrect "
                              f"({normal_looks_inc:.2f})", folder))
-        group = int(age_group(int(pics["age"].iloc[0]), OFFICIAL_AGE_THRESHOLDS))
+        group = int(pics["age_label"].iloc[0])
         mean_age = pics[[f"p_age{a}" for a in range(3)]].to_numpy().mean(0)
         if mean_age.argmax() != group and mean_age[group] < 0.2:
-            rows.append((person, "age", "", f"age {AGE_NAMES[group]} -> {AGE_NAMES[mean_age.argmax()]}",
+            rows.append((person, "age", "", f"age {names[group]} -> {names[mean_age.argmax()]}",
                          float(1 - mean_age[group]), f"age {pics['age'].iloc[0]} labelled; pictures say "
-                         f"{AGE_NAMES[mean_age.argmax()]} ({mean_age.max():.2f})", folder))
+                         f"{names[mean_age.argmax()]} ({mean_age.max():.2f})", folder))
     table = pd.DataFrame(rows, columns=COLUMNS)
     table = table[table["confidence"] >= min_confidence]
     return table.sort_values(["confidence", "id"], ascending=[False, True], kind="stable").reset_index(drop=True)
@@ -77,7 +114,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     path = args.group if args.group.suffix == ".csv" else args.group / "oof.csv"
     if not path.is_file():
         raise UserError(f"{path} not found; train with kfold=True first (its group folder holds oof.csv)")
-    found = suspects(pd.read_csv(path, dtype={"person": str}), args.min_confidence)
+    oof, thresholds = pd.read_csv(path, dtype={"person": str}), trained_thresholds(path.parent)
+    print(f"labelled age groups from {labelled_age_groups(oof, thresholds)[1]}")
+    found = suspects(oof, args.min_confidence, thresholds)
     out = args.out or path.with_name("suspects.csv")
     write_csv(out, found)
     print(found.head(20).to_string(index=False) if len(found) else "no suspects")

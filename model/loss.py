@@ -6,6 +6,12 @@ built per head, knowing the head's activation ("softmax" or one-vs-rest "sigmoid
 class weights (from the training split only). The config names a loss, or a weighted
 combination of them: loss = {"ce": 0.3, "f1": 0.7}.
 
+Class weights weigh samples: a picture weighs its class's weight (a mixed row, the mix of its
+classes' weights), on softmax and sigmoid heads alike, and a weighted loss is the weighted
+mean over the batch, sum_i w_i * loss_i / sum_i w_i (F.cross_entropy(weight=...) for hard
+targets): scaling the weights, or a sampler that draws the rare classes often, leaves its
+scale alone.
+
     ce               cross-entropy (binary, one-vs-rest, on a sigmoid head), class-weighted
     label_smoothing  ce with targets smoothed by `label_smoothing`
     focal            focal loss: ce scaled by (1 - p)^focal_gamma; its alpha is the class weights
@@ -43,14 +49,28 @@ def _log_probs(logits: torch.Tensor, activation: str) -> tuple[torch.Tensor, tor
     return logits.log_softmax(dim=1), None
 
 
-def _weighted_ce(logits, target, activation, weights, gamma=0.0):
+def _weighted_ce(logits, target, activation, weights, gamma=0.0, labels=None):
+    """Cross-entropy (focal with gamma > 0) of each sample, averaged with sample weights
+    sum_c w_c * labels_c; `labels` are the unsmoothed targets, so smoothing spreads
+    probability, not weight.
+
+    Why samples and not classes on a sigmoid head: a weight on both terms of class c cancels
+    in its one-vs-rest optimum, which stays at the base rate; a pos_weight-like weight on the
+    positive term only moves it part of the way (inverse weights on 600/350/50 give priors
+    0.43/0.32/0.25). Weighting whole samples reweights the data itself, so a sigmoid head
+    balances exactly as a softmax head does (1/3 each).
+    """
     log_p, log_not_p = _log_probs(logits, activation)
-    w = weights.to(logits.device) if weights is not None else torch.ones(logits.shape[1], device=logits.device)
     p = log_p.exp()
     if activation == "sigmoid":  # one-vs-rest: every class is its own binary problem
-        loss = -(target * (1 - p) ** gamma * log_p + (1 - target) * p ** gamma * log_not_p)
-        return (loss * w).sum(dim=1).mean()
-    return -(w * target * (1 - p) ** gamma * log_p).sum(dim=1).mean()
+        per_class = target * (1 - p) ** gamma * log_p + (1 - target) * p ** gamma * log_not_p
+    else:
+        per_class = target * (1 - p) ** gamma * log_p
+    per_sample = -per_class.sum(dim=1)
+    if weights is None:
+        return per_sample.mean()
+    sample_w = (target if labels is None else labels).float() @ weights.to(logits.device)
+    return (sample_w * per_sample).sum() / sample_w.sum().clamp_min(1e-12)
 
 
 @LOSSES.register("ce")
@@ -65,7 +85,7 @@ def label_smoothing(activation: str, weights: torch.Tensor | None = None, smooth
     def loss(logits, target):
         n = target.shape[1]
         smooth = target * (1 - smoothing) + smoothing / (n if activation == "softmax" else 2)
-        return _weighted_ce(logits, smooth, activation, weights)
+        return _weighted_ce(logits, smooth, activation, weights, labels=target)
     return loss
 
 

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 import base.base_trainer as base_trainer
 from base import config as config_lib
+from model.heads import head_probabilities
 from model.loss import build_loss, class_weights
 from trainer import get_trainer
 
@@ -73,12 +74,15 @@ def test_class_weights_follow_counts_and_average_one():
 
 
 def test_class_weights_make_rare_mistakes_cost_more():
-    logits, labels, target = _batch(c=3)
-    rare = labels == 2
-    plain = build_loss("ce", "age", "softmax", CFG, torch.tensor([60, 30, 10]))
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    right = 10 * F.one_hot(labels, 3).float()
     weighted = build_loss("ce", "age", "softmax", CFG.replace(class_weights="inverse"), torch.tensor([60, 30, 10]))
-    per_sample = lambda fn: torch.stack([fn(logits[i:i + 1], target[i:i + 1]) for i in range(len(labels))])  # noqa: E731
-    assert (per_sample(weighted)[rare] > per_sample(plain)[rare]).all()
+    cost = []
+    for i in (0, 4):  # a common picture or a rare one predicted as class 1
+        wrong = right.clone()
+        wrong[i] = 10 * F.one_hot(torch.tensor(1), 3).float()
+        cost.append(weighted(wrong, right / 10) - weighted(right, right / 10))
+    assert cost[1] > 3 * cost[0]
 
 
 def test_class_weights_come_from_the_training_split_only(tiny_cfg, monkeypatch):
@@ -97,3 +101,67 @@ def test_class_weights_come_from_the_training_split_only(tiny_cfg, monkeypatch):
     expected = torch.as_tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
     assert torch.equal(seen[0], expected)
     assert set(split.loc[split["role"] == "val", "person"]) == set(val_table["person"])
+
+
+WEIGHTED = [("ce", "softmax"), ("label_smoothing", "softmax"), ("focal", "softmax"),
+            ("ce", "sigmoid"), ("label_smoothing", "sigmoid"), ("focal", "sigmoid"), ("bce", "sigmoid")]
+COUNTS = torch.tensor([600, 350, 50])
+
+
+def _age_loss(name, activation, weights="inverse"):
+    return build_loss(name, "age", activation, CFG.replace(class_weights=weights), COUNTS)
+
+
+def _mixed_batch(n=48, seed=1):
+    """3-class logits with one-hot and CutMix-like mixed targets (half of the rows)."""
+    logits, _, target = _batch(n, 3, seed)
+    share = torch.rand(n // 2, 1, generator=torch.Generator().manual_seed(seed))
+    target[: n // 2] = share * target[: n // 2] + (1 - share) * target[n // 2:]
+    return logits, target
+
+
+@pytest.mark.parametrize("name, activation", WEIGHTED)
+def test_inverse_weights_move_fitted_priors_towards_uniform(name, activation):
+    """A bias-only model on 600/350/50 labels: inverse weights must balance a sigmoid head as
+    they balance a softmax one (unweighted, both settle on the base rates 0.6/0.35/0.05)."""
+    target = F.one_hot(torch.repeat_interleave(torch.arange(3), COUNTS), 3).float()
+    bias = torch.zeros(3, requires_grad=True)
+    loss = _age_loss(name, activation)
+    opt = torch.optim.LBFGS([bias], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+    def step():
+        opt.zero_grad()
+        value = loss(bias.expand(len(target), 3), target)
+        value.backward()
+        return value
+
+    opt.step(step)
+    scores = head_probabilities(bias.detach()[None], activation)[0]
+    assert scores[2] > 0.3 and (scores - 1 / 3).abs().max() < 0.02, scores.tolist()
+
+
+@pytest.mark.parametrize("name, activation", WEIGHTED)
+def test_weighted_loss_is_a_weighted_mean(name, activation):
+    logits, target = _mixed_batch()
+    weighted = _age_loss(name, activation, {"age": [0.5, 1.0, 4.0]})(logits, target)
+    assert torch.allclose(_age_loss(name, activation, {"age": [5.0, 10.0, 40.0]})(logits, target), weighted)
+    plain = _age_loss(name, activation, "none")(logits, target)
+    assert torch.allclose(_age_loss(name, activation, {"age": [3.0, 3.0, 3.0]})(logits, target), plain)
+
+
+def test_weighted_ce_matches_torch_on_one_hot_targets():
+    logits, labels, target = _batch(c=3)
+    weights = class_weights(COUNTS, "inverse", "age")
+    assert torch.allclose(_age_loss("ce", "softmax")(logits, target),
+                          F.cross_entropy(logits, labels, weight=weights), atol=1e-6)
+
+
+@pytest.mark.parametrize("name, activation", WEIGHTED)
+def test_weighted_sampler_batches_keep_the_loss_scale(name, activation):
+    """A batch drawn by sampler="weighted" (every class equally often, so the rare class's big
+    weight dominates the per-sample average) must not blow the loss up several-fold."""
+    labels = torch.arange(60) % 3
+    logits = torch.randn(60, 3, generator=torch.Generator().manual_seed(2))
+    target = F.one_hot(labels, 3).float()
+    ratio = _age_loss(name, activation)(logits, target) / _age_loss(name, activation, "none")(logits, target)
+    assert 0.67 < ratio < 1.5, float(ratio)

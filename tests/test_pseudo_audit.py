@@ -1,4 +1,6 @@
 """Pseudo-labelling rounds, label corrections and the label-noise audit."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ import train
 from base.errors import UserError
 from data_loader import audit, pseudo_labels
 from data_loader.corrections import apply
+from data_loader.labels import OFFICIAL_AGE_THRESHOLDS, age_group, encode
 from data_loader.layout import read_eval, read_train
 
 
@@ -68,8 +71,9 @@ def test_corrections_fix_labels_and_name_bad_lines(tiny_data, tmp_path):
             apply(table, fixes)
 
 
-def _oof(persons):
-    """A synthetic OOF table: each person 7 pictures, probabilities of the chosen (m, g, a) cells."""
+def _oof(persons, thresholds=OFFICIAL_AGE_THRESHOLDS):
+    """A synthetic OOF table: each person 7 pictures, probabilities of the chosen (m, g, a) cells;
+    `label` in the training-label space of `thresholds`, as k-fold writes it."""
     rows = []
     stems = ["mask1", "mask2", "mask3", "mask4", "mask5", "incorrect_mask", "normal"]
     for pid, (gender, age, looks_gender, swapped, looks_age) in persons.items():
@@ -79,7 +83,9 @@ def _oof(persons):
             probs = np.full(18, 0.1 / 17)
             probs[6 * seen_mask + 3 * looks_gender + looks_age] = 0.9
             rows.append({"file": f"/d/{pid}_x/{stem}.jpg", "person": pid, "stem": stem, "fold": 0, "mask": mask,
-                         "gender": gender, "age": age, "label": 0, "official_label": 0,
+                         "gender": gender, "age": age,
+                         "label": encode(mask, gender, int(age_group(age, thresholds))),
+                         "official_label": encode(mask, gender, int(age_group(age))),
                          **{f"p{c}": probs[c] for c in range(18)}})
     return pd.DataFrame(rows)
 
@@ -105,3 +111,25 @@ def test_audit_command_writes_a_corrections_shaped_csv(tmp_path, capsys):
     assert "1 suspect label(s)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         audit.main([str(tmp_path / "nowhere")])
+
+
+def _age_rows(found):
+    return found.loc[found["field"] == "age", ["id", "evidence"]].values.tolist()
+
+
+def test_audit_checks_ages_in_the_label_space_the_group_trained_in(tmp_path, capsys):
+    """Under age_thresholds=(30, 58) a 58-year-old predicted >=60 is right, a 40-year-old is not."""
+    persons = {"000058": (0, 58, 0, False, 2), "000040": (0, 40, 0, False, 2), "000059": (1, 59, 1, False, 2)}
+    oof = _oof(persons, thresholds=(30, 58))
+    (age_only,) = _age_rows(audit.suspects(oof, age_thresholds=(30, 58)))
+    assert age_only[0] == "000040" and "age 40 labelled" in age_only[1]
+    group = tmp_path / "kfold-x"
+    group.mkdir()
+    oof.to_csv(group / "oof.csv", index=False)
+    (group / "config.json").write_text(json.dumps({"age_thresholds": [30, 58]}))
+    assert [r[0] for r in _age_rows(audit.main([str(group)]))] == ["000040"]
+    (group / "config.json").unlink()  # a bare oof.csv: its training-space label column decides
+    assert [r[0] for r in _age_rows(audit.main([str(group / "oof.csv")]))] == ["000040"]
+    assert "label column" in capsys.readouterr().out
+    official = audit.suspects(oof.drop(columns=["label"]))  # nothing to go by: official groups
+    assert sorted(r[0] for r in _age_rows(official)) == ["000040", "000058", "000059"]
