@@ -19,7 +19,9 @@ already built (train/, eval/answers.csv); default ../shared/facebench beside the
 --set: extra knobs for every preset, e.g. an ablation: --set ema=False. --keep DIR keeps the runs.
 Prints one markdown row per preset, seed and TTA: eval 18-class macro F1, mask/gender/age F1 and
 the F1 of the >=60 group, the validation F1 of the kept checkpoint, epochs trained, train.py wall
-time and training images/s.
+time and training images/s; then, per preset and TTA, the mean and standard deviation over the seeds.
+Every preset is validated on the same persons (the folds depend on seed and folds only), so the
+validation columns compare across presets of one seed.
 """
 from __future__ import annotations
 
@@ -170,6 +172,22 @@ def main() -> None:
     print("\n| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
     for row in rows:
         print(markdown(row))
+    print("\n" + spread_table(rows))
+
+
+def spread_table(rows: list[dict]) -> str:
+    """Mean and sample standard deviation over the seeds, per preset and TTA: the run-to-run
+    spread a claim that one preset beats another has to exceed."""
+    frame = pd.DataFrame([{"preset": r["preset"], "TTA": r["TTA"], "eval": r["scores"]["f1"],
+                           "60": r["scores"]["60plus_f1"], "val": r["val F1"], "epochs": r["epochs"]} for r in rows])
+    lines = ["| preset | TTA | seeds | eval F1 (18) mean | std | >=60 mean | val F1 mean | std | epochs |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (preset, tta), group in frame.groupby(["preset", "TTA"], sort=False):
+        std = group[["eval", "val"]].std(ddof=1)  # NaN for a single seed: no spread measured
+        lines.append(f"| {preset} | {tta} | {len(group)} | {group['eval'].mean():.4f} | {std['eval']:.4f} | "
+                     f"{group['60'].mean():.4f} | {group['val'].mean():.4f} | {std['val']:.4f} | "
+                     f"{'/'.join(str(e) for e in group['epochs'])} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

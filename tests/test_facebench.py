@@ -71,10 +71,12 @@ def test_presets_bench_trains_predicts_and_scores_a_preset_under_a_protocol(tmp_
     done = subprocess.run([sys.executable, "bench/presets.py", "configs/fast.py", "--facebench", data,
                            *[a for k in knobs for a in ("--set", k)]], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    table = done.stdout.split("| preset |")[-1].splitlines()
-    rows = [line.split(" | ") for line in table if line.startswith("| fast")]
+    runs_table, spread = done.stdout.split("| preset | seed |")[-1].split("| preset | TTA | seeds |")
+    rows = [line.split(" | ") for line in runs_table.splitlines() if line.startswith("| fast")]
     assert [row[2] for row in rows] == ["flip", "none"]  # with the preset's TTA, and without
     assert all(0 <= float(row[3]) <= 1 for row in rows) and rows[0][9] == "1"  # scored; one epoch
+    means = [line.split(" | ") for line in spread.splitlines() if line.startswith("| fast")]
+    assert [(m[1], m[2], m[3], m[4]) for m in means] == [(r[2], "1", r[3], "nan") for r in rows]  # one seed
     assert "time_limit_minutes=10.25" in done.stdout  # protocol P pins the time
 
 
