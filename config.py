@@ -102,8 +102,8 @@ weight_decay: float = 1e-4
 momentum: float = 0.9            # sgd only
 scheduler: Literal["cosine", "step", "onecycle", "plateau", "none"] = "cosine"
 scheduler_interval: Literal["step", "epoch"] = "step"  # advance the schedule every update or epoch
-warmup_epochs: float = 0.0       # linear warm-up from 0 (fractions of an epoch allowed); onecycle:
-                                 # its rising part (0 = 30% of training)
+warmup_epochs: float = 0.0       # linear warm-up (fractions of an epoch allowed); it ramps per update
+                                 # under either interval; onecycle: its rising part (0 = 30% of training)
 step_epochs: int = 5             # "step": multiply lr by step_gamma every step_epochs
 step_gamma: float = 0.1          # "step" and "plateau": the factor
 plateau_patience: int = 2        # "plateau": epochs without a better monitored metric before a cut
@@ -115,8 +115,9 @@ ema_warmup: bool = True          # the decay grows as 1 - (1 + update)^(-2/3) up
                                  # run averages its recent weights, not its random start
 
 time_limit_minutes: float = 0.0  # wall-time budget of the training (reading the images and the epochs);
-                                 # after each epoch the schedule is shortened to the epochs that still
-                                 # fit and no epoch starts that would end past it; 0 = no limit
+                                 # after each epoch the schedule is re-planned to the epochs that fit at
+                                 # the recent pace (never past epochs) and no epoch starts that would end
+                                 # past it; 0 = no limit
 
 # ---- checkpoints and early stopping ---------------------------------------------------------
 monitor: str = "auto"            # metrics.csv column that picks best.pt and drives early stopping;

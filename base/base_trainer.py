@@ -40,6 +40,7 @@ from base.epoch_progress import EpochProgress
 from base.errors import UserError
 from base.optim import Schedule, build_optimizer
 from base.run_dir import setup_logging
+from base.time_budget import TimeBudget
 from base.update import Updater, amp_dtype
 from data_loader import image_cache, pseudo_labels
 from data_loader.datasets import FaceDataset, image_reader
@@ -199,7 +200,8 @@ class BaseTrainer(CheckpointMixin):
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
         """Epochs `start`..epochs, until early stopping or the time limit; a restored self.progress
         resumes inside `start`."""
-        self.startup = time.perf_counter() - self.started  # reading, checking and caching the images
+        startup = time.perf_counter() - self.started  # reading, checking and caching the images
+        self.budget = TimeBudget.start(self.cfg.time_limit_minutes, startup, self.history, self.progress)
         for epoch in range(start, self.cfg.epochs + 1):
             if self.cfg.patience and self.stale >= self.cfg.patience or epoch > self.updater.schedule.epochs:
                 break
@@ -285,7 +287,7 @@ class BaseTrainer(CheckpointMixin):
         self.history.append(row)
         self.progress = None
         self.updater.schedule.epoch_end(value)
-        shortened = self.fit_time_limit(row["epoch"])
+        replanned = self.fit_time_limit(row["epoch"])
         if self.world.main:
             write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(METRICS)))
             if improved:
@@ -297,29 +299,24 @@ class BaseTrainer(CheckpointMixin):
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
                       f"{row['seconds']:.0f}s" + ("  *best" if improved else ""))
-        if shortened:
-            self.log.info(shortened)
+        if replanned:
+            self.log.info(replanned)
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
 
     def fit_time_limit(self, epoch: int) -> str | None:
-        """Under `time_limit_minutes`, shorten the schedule after `epoch` to the epochs that still fit
-        at the mean epoch time so far, so the learning rate still anneals; never lengthen it.
-        Returns what it did, for the log."""
-        limit, schedule = self.cfg.time_limit_minutes * 60, self.updater.schedule
-        if not limit or epoch >= schedule.epochs:
+        """Under `time_limit_minutes`, re-plan the schedule after `epoch` to the epochs that fit at
+        the recent pace (base/time_budget.py), longer (up to `epochs`) or shorter, never before
+        `epoch`, so the learning rate anneals by the last one. Returns what changed, for the log."""
+        schedule = self.updater.schedule
+        if self.budget is None or epoch >= self.cfg.epochs:
             return None
-        spent = sum(row["seconds"] for row in self.history)  # this run's epochs, across resumes
-        per_epoch = spent / len(self.history)
-        fit = epoch + int((limit - self.startup - spent) / per_epoch)
-        fit = distributed.broadcast(max(epoch, fit), self.world)  # rank 0's clock decides for all
-        if fit >= schedule.epochs:
+        fit, was = distributed.broadcast(self.budget.plan(epoch, self.cfg.epochs), self.world), schedule.epochs
+        if fit == was:  # rank 0's clock decided, for every process
             return None
         schedule.set_epochs(fit)
-        return (f"time_limit_minutes {self.cfg.time_limit_minutes:g}: {fit} of {self.cfg.epochs} epochs fit "
-                f"({per_epoch:.0f}s each after {self.startup:.0f}s of reading); "
-                f"the schedule now ends after epoch {fit}")
+        return self.budget.describe(fit, was, self.cfg.epochs)
 
     def save_last(self, epoch: int) -> None:
         """last.pt after `epoch` finished epochs (and self.progress's steps of the next); every

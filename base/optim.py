@@ -1,13 +1,24 @@
 """Optimizer and learning-rate schedule from the config.
 
 Norms and biases get no weight decay. The schedule is lr = base_lr * warmup * shape, where
-warm-up is linear from 0 over `warmup_epochs` and the shape is cosine, step, one-cycle, plateau
-or flat; it advances after every update or at every epoch end (`scheduler_interval`).
+warm-up is linear over `warmup_epochs` and the shape is cosine, step, one-cycle, plateau or
+flat. The shape advances after every update or at every epoch end (`scheduler_interval`); the
+warm-up always counts updates, so half an epoch of warm-up means half an epoch of updates under
+either interval, and a per-epoch shape starts with the first epoch that begins after it.
 
-Written here rather than stacked from torch's schedulers: torch cannot put a warm-up in front
-of ReduceLROnPlateau, and one object with one state_dict keeps resume exact for every shape.
-One-cycle follows torch's OneCycleLR for the lr (up from lr/25 during the warm-up, default 30%
-of training, then cosine down to lr/25e4); momentum is not cycled.
+Written here rather than taken from timm.scheduler (checked against timm 1.0.31):
+- timm has no one-cycle, so this class would stay for it anyway;
+- a timm scheduler ticks its warm-up and its shape on one clock (`t_in_epochs`), so a per-update
+  warm-up in front of a per-epoch cosine needs two schedulers writing the same lr;
+- its PlateauLRScheduler is deprecated, does nothing in `step_update` (no per-update warm-up)
+  and leaves torch's bad-epoch counter out of its state_dict, so a resume would not be exact;
+- its length (`t_initial`) is a constructor argument, while the time limit re-plans it mid-run;
+- its warm-up starts at `warmup_lr_init` (0 by default: a first update, or epoch, that learns nothing).
+Torch's own schedulers cannot put a warm-up in front of ReduceLROnPlateau. Here the lr is a
+pure function of (updates, epochs ended, plateau state, planned epochs), all in state_dict,
+so a resume continues bit for bit. One-cycle follows torch's OneCycleLR for the lr (up from
+lr/25 during the warm-up, default 30% of training, then cosine down to lr/25e4); momentum is
+not cycled.
 """
 from __future__ import annotations
 
@@ -37,33 +48,41 @@ class Schedule:
     def __init__(self, optimizer: torch.optim.Optimizer, cfg, updates_per_epoch: int, mode: str = "max"):
         self.optimizer, self.cfg, self.mode = optimizer, cfg, mode
         self.per_epoch = cfg.scheduler_interval == "epoch"
-        self.unit = 1 if self.per_epoch else updates_per_epoch  # ticks per epoch
+        self.updates_per_epoch = max(1, updates_per_epoch)
+        self.unit = 1 if self.per_epoch else self.updates_per_epoch  # shape ticks per epoch
         self.step_ticks = max(1, cfg.step_epochs * self.unit)
         self.base = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
         for g, lr in zip(optimizer.param_groups, self.base, strict=True):
             g["initial_lr"] = lr
-        self.tick, self.plateau_factor, self.best, self.bad_epochs = 0, 1.0, None, 0
+        self.updates, self.epochs_ended = 0, 0
+        self.plateau_factor, self.best, self.bad_epochs = 1.0, None, 0
         self.set_epochs(cfg.epochs)
 
     def set_epochs(self, epochs: int) -> None:
-        """Plan the schedule for `epochs` epochs (fewer than configured under a time limit)."""
+        """Plan the schedule for `epochs` epochs (under a time limit: those that fit)."""
         cfg, self.epochs = self.cfg, epochs
         self.total = max(1, epochs * self.unit)
         warmup = cfg.warmup_epochs if cfg.warmup_epochs or cfg.scheduler != "onecycle" else 0.3 * epochs
-        self.warmup = round(warmup * self.unit)
+        self.warmup = max(1, round(warmup * self.updates_per_epoch)) if warmup > 0 else 0  # in updates
+        # the shape's tick where it starts: per epoch, the first epoch that begins after the warm-up
+        self.offset = -(-self.warmup // self.updates_per_epoch) if self.per_epoch else self.warmup
         self._apply()
 
+    @property
+    def tick(self) -> int:
+        """Where the shape is: updates made, or epochs ended under the per-epoch interval."""
+        return self.epochs_ended if self.per_epoch else self.updates
+
     def factor(self) -> float:
-        t, cfg = self.tick, self.cfg
+        cfg, t, u = self.cfg, self.tick, self.updates
+        progress = min(1.0, max(0, t - self.offset) / max(1, self.total - self.offset))
         if cfg.scheduler == "onecycle":
-            if t < self.warmup:
-                return 1 / 25 + (1 - 1 / 25) * t / self.warmup
-            progress = min(1.0, (t - self.warmup) / max(1, self.total - self.warmup))
+            if u < self.warmup:
+                return 1 / 25 + (1 - 1 / 25) * u / self.warmup
             low = 1 / 25e4
             return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
-        warm = (t + 1) / self.warmup if t < self.warmup else 1.0
+        warm = (u + 1) / self.warmup if u < self.warmup else 1.0
         if cfg.scheduler == "cosine":
-            progress = min(1.0, max(0, t - self.warmup) / max(1, self.total - self.warmup))
             return warm * 0.5 * (1 + math.cos(math.pi * progress))
         if cfg.scheduler == "step":
             return warm * cfg.step_gamma ** (t // self.step_ticks)
@@ -77,8 +96,8 @@ class Schedule:
             g["lr"] = lr * f
 
     def update(self) -> None:
-        if not self.per_epoch:
-            self.tick += 1
+        self.updates += 1
+        if not self.per_epoch or self.updates <= self.warmup:  # a per-epoch shape moves at epoch ends only
             self._apply()
 
     def epoch_end(self, metric: float | None = None) -> None:
@@ -88,17 +107,21 @@ class Schedule:
             if self.bad_epochs > self.cfg.plateau_patience:
                 self.plateau_factor *= self.cfg.step_gamma
                 self.bad_epochs = 0
-        if self.per_epoch:
-            self.tick += 1
+        self.epochs_ended += 1
         self._apply()
 
     def state_dict(self) -> dict:
-        return {"tick": self.tick, "plateau_factor": self.plateau_factor, "best": self.best,
-                "bad_epochs": self.bad_epochs, "epochs": self.epochs, "planned_epochs": self.cfg.epochs}
+        return {"updates": self.updates, "epochs_ended": self.epochs_ended, "plateau_factor": self.plateau_factor,
+                "best": self.best, "bad_epochs": self.bad_epochs, "epochs": self.epochs,
+                "planned_epochs": self.cfg.epochs}
 
     def load_state_dict(self, state: dict) -> None:
-        self.tick, self.plateau_factor = state["tick"], state["plateau_factor"]
-        self.best, self.bad_epochs = state["best"], state["bad_epochs"]
-        # a schedule shortened by the time limit stays short, unless the resume asks for other epochs
+        if "updates" not in state:  # written before the warm-up counted updates: one "tick"
+            tick, n = state["tick"], self.updates_per_epoch
+            state = {**state, "updates": tick * n if self.per_epoch else tick,
+                     "epochs_ended": tick if self.per_epoch else tick // n}
+        self.updates, self.epochs_ended = state["updates"], state["epochs_ended"]
+        self.plateau_factor, self.best, self.bad_epochs = state["plateau_factor"], state["best"], state["bad_epochs"]
+        # a schedule re-planned by the time limit keeps its plan, unless the resume asks for other epochs
         same_plan = state.get("planned_epochs", self.cfg.epochs) == self.cfg.epochs
         self.set_epochs(state.get("epochs", self.cfg.epochs) if same_plan else self.cfg.epochs)

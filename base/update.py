@@ -6,7 +6,9 @@
   batches before an update skip the gradient all-reduce (`no_sync`).
 - Clipping of the gradient norm (after unscaling), the schedule's per-update tick, and the EMA
   of the weights (timm's ModelEmaV3, with its decay warm-up counted by the EMA itself so that
-  a resumed run continues it) follow every update.
+  a resumed run continues it) follow every update. An update whose fp16 gradients overflowed
+  is skipped by GradScaler; then the schedule and the EMA skip it too, so neither counts a
+  step that did not happen.
 """
 from __future__ import annotations
 
@@ -102,12 +104,23 @@ class Updater:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad_norm)
         self.scaler.step(self.optimizer)
-        self.scaler.update()
+        stepped = self._update_scale()
         self.optimizer.zero_grad(set_to_none=True)
-        self.schedule.update()
-        if self.ema is not None:
-            self.ema.update(self.model)
+        if stepped:  # the schedule and the EMA follow the optimizer steps that happened
+            self.schedule.update()
+            if self.ema is not None:
+                self.ema.update(self.model)
         return size
+
+    def _update_scale(self) -> bool:
+        """Move the fp16 loss scale; False when GradScaler skipped the optimizer step for inf/nan
+        gradients, which is exactly when the update lowers the scale. Without a scaler nothing is
+        read from the device."""
+        if not self.scaler.is_enabled():
+            return True
+        before = self.scaler.get_scale()  # a host sync, as scaler.step's own found_inf check is
+        self.scaler.update()
+        return self.scaler.get_scale() >= before
 
     @property
     def eval_model(self) -> nn.Module:

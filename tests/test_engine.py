@@ -1,4 +1,5 @@
 """The update engine: schedules, accumulation, clipping, AMP, EMA; and exact resume with all of them."""
+import itertools
 import math
 
 import pandas as pd
@@ -105,6 +106,37 @@ def test_clipping_bounds_the_gradient_norm():
     assert moved <= 0.1 * 0.01 + 1e-7  # lr x clipped norm
 
 
+def test_an_fp16_overflow_skips_the_schedule_tick_and_the_ema_update_with_the_step():
+    cfg = CFG.replace(ema=True, ema_decay=0.5, scheduler="cosine")
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    updater = Updater(model, model, opt, Schedule(opt, cfg, 10), cfg, torch.device("cpu"), 1)
+    updater.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16)  # what fp16 on CUDA uses
+    x = torch.randn(8, 4)
+
+    def seen():
+        return (updater.schedule.updates, int(updater.ema.updates), opt.param_groups[0]["lr"],
+                [p.detach().clone() for p in (*model.parameters(), *updater.ema.parameters())])
+
+    before = seen()
+    updater.backward(model(x).pow(2).sum() * math.inf, 0)  # inf gradients: GradScaler skips the step
+    after = seen()
+    assert after[:3] == before[:3] and all(torch.equal(a, b) for a, b in zip(after[3], before[3], strict=True))
+    assert updater.scaler.get_scale() == 2.0 ** 15  # it backed off
+    updater.backward(model(x).pow(2).sum(), 0)  # a finite step still advances both
+    done = seen()
+    assert done[:2] == (1, 1) and done[2] < before[2]
+    assert not torch.equal(done[3][0], before[3][0]) and not torch.equal(done[3][-1], before[3][-1])
+
+
+def test_without_a_scaler_an_update_reads_nothing_back_from_the_device(monkeypatch):
+    model, updater = _updater(CFG, 1)
+    monkeypatch.setattr(torch.amp.GradScaler, "get_scale", lambda self: pytest.fail("a host sync"))
+    updater.backward(model(torch.randn(8, 4)).pow(2).sum(), 0)
+    assert updater.schedule.updates == 1
+
+
 def test_fp16_on_cpu_is_refused_and_bf16_autocast_trains(tiny_cfg):
     from trainer import get_trainer
 
@@ -143,11 +175,18 @@ def test_ema_warmup_starts_from_the_trained_weights_not_the_random_ones(warmup):
     assert moved == pytest.approx(1.0 if warmup else 0.001, rel=1e-3)
 
 
+def _fake_laps(monkeypatch, laps):
+    """The time budget's clock: epoch i "takes" laps[i] seconds (the last one repeats)."""
+    from base import time_budget
+
+    times = iter(itertools.accumulate([0.0, *laps, *[laps[-1]] * 100]))
+    monkeypatch.setattr(time_budget, "clock", lambda: next(times))
+
+
 def test_time_limit_shortens_the_schedule_so_it_still_anneals(tiny_cfg, monkeypatch):
-    from base.epoch_progress import EpochProgress
     from trainer import get_trainer
 
-    monkeypatch.setattr(EpochProgress, "seconds", lambda self: 60.0)  # every epoch "takes" a minute
+    _fake_laps(monkeypatch, [60.0])  # every epoch "takes" a minute
     trainer = get_trainer("single")(tiny_cfg.replace(epochs=6, time_limit_minutes=3.5))
     trainer.fit()
     # after epoch 1 (and the real reading time, well under 30 s) two more minutes fit, not three
@@ -158,6 +197,19 @@ def test_time_limit_shortens_the_schedule_so_it_still_anneals(tiny_cfg, monkeypa
     full = get_trainer("single")(tiny_cfg.replace(epochs=3))
     full.fit()
     assert rows["lr"].tolist() == pd.read_csv(full.run / "metrics.csv")["lr"].tolist()  # as if planned for 3
+
+
+def test_time_limit_lengthens_the_plan_again_once_the_slow_first_epoch_is_past(tiny_cfg, monkeypatch):
+    from trainer import get_trainer
+
+    _fake_laps(monkeypatch, [100.0, 40.0])  # 240 s: after epoch 1 one more fits, after epoch 2 two more
+    trainer = get_trainer("single")(tiny_cfg.replace(epochs=4, time_limit_minutes=4.0))
+    trainer.fit()
+    assert list(pd.read_csv(trainer.run / "metrics.csv")["epoch"]) == [1, 2, 3, 4]
+    assert trainer.updater.schedule.epochs == 4
+    assert trainer.updater.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # annealed by epoch 4
+    log = (trainer.run / "train.log").read_text()
+    assert "2 of 4 epochs fit" in log and "ends after epoch 4, not 2" in log
 
 
 def test_resume_is_exact_with_ema_accumulation_clipping_and_plateau(tiny_overrides, tmp_path, monkeypatch):
