@@ -19,16 +19,24 @@ import pandas as pd
 from base import config as config_lib
 from base import predictor
 from base.atomic import write_csv
-from base.errors import UserError, exit_on_user_error
+from base.errors import ArgumentParser, UserError, exit_on_user_error
 from base.run_dir import newest, setup_logging
 from base.submission import score, write_submission
 from data_loader.layout import data_root, read_eval
 from data_loader.verify import check_images
 from model.metric import validation_metrics
+from model.tta import VIEWS
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return int(text)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(prog="python inference.py", description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, action="append", help="run or group folder made by train.py "
                     "(repeat to ensemble; default: the newest in runs/)")
     ap.add_argument("--weights", type=float, nargs="+", help="one weight per --run for the average (default: equal)")
@@ -41,11 +49,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=Path("submission.csv"), help="where to write (default: %(default)s)")
     ap.add_argument("--probs", type=Path, help="where to write the probabilities (default: beside --out, "
                     "named <out>_probs.csv)")
-    ap.add_argument("--batch-size", type=int, help="images per batch (default: inference_batch_size)")
+    ap.add_argument("--batch-size", type=_positive, help="images per batch (default: inference_batch_size)")
     ap.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the run's)")
     ap.add_argument("--answers", type=Path, help="score against an answers csv (ImageID,ans); "
                     "default: eval/answers.csv when the data folder has one (the demo data does)")
     return ap.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace, runs: list[Path], probs_path: Path) -> None:
+    """What the command line gets wrong fails now, not after every eval image was predicted."""
+    for run in runs:
+        if not run.is_dir():
+            raise UserError(f"--run {run}: no such folder; pass a run folder made by train.py")
+    if args.weights and len(args.weights) != len(runs):
+        raise UserError(f"--weights: give one weight per --run ({len(runs)}), got {len(args.weights)}")
+    if args.weights and (min(args.weights) < 0 or sum(args.weights) <= 0):
+        raise UserError(f"--weights must be 0 or more, not all 0 (they weigh an average), "
+                        f"got {' '.join(map(str, args.weights))}")
+    for flag, path, name in (("--out", args.out, "submission.csv"), ("--probs", probs_path, "submission_probs.csv")):
+        if path.is_dir():
+            raise UserError(f"{flag} {path} is a folder; give a file name, e.g. {path / name}")
+    if args.answers and not args.answers.is_file():
+        raise UserError(f"--answers {args.answers} not found; give a csv with columns ImageID,ans or leave it out")
 
 
 @exit_on_user_error
@@ -53,13 +78,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     log = setup_logging()
     runs = args.run or [newest(config_lib.load().runs_dir)]
-    if args.weights and len(args.weights) != len(runs):
-        raise UserError(f"--weights: give one weight per --run ({len(runs)}), got {len(args.weights)}")
+    probs_path = args.probs or args.out.with_name(args.out.stem + "_probs.csv")
+    check_args(args, runs, probs_path)
     changes = {knob: value for knob, value in (("data_dir", args.data_dir), ("inference_batch_size", args.batch_size),
                ("device", args.device), ("checkpoint", args.checkpoint)) if value is not None}
     models = [predictor.load(run, changes) for run in runs]
     tta = models[0].cfg.tta if args.tta is None else [v.strip() for v in args.tta.split(",") if v.strip()]
     tta = [v for v in tta if v != "none"]
+    for view in tta:  # an unknown name fails before the eval images are read
+        VIEWS.get(view)
     if args.evaluate:
         return evaluate(models, args.weights, tta, log)
     root = data_root(models[0].cfg)
@@ -68,7 +95,6 @@ def main(argv: list[str] | None = None) -> dict:
     probs = predictor.combine_probabilities([m.predict(table, tta) for m in models], "mean", args.weights)
     seconds = time.perf_counter() - started
     submission = write_submission(root / "eval" / "info.csv", table["ImageID"], probs.argmax(1), args.out)
-    probs_path = args.probs or args.out.with_name(args.out.stem + "_probs.csv")
     write_csv(probs_path, pd.concat([table[["ImageID"]], pd.DataFrame(probs, columns=[f"p{c}" for c in range(18)])],
                                     axis=1))
     views = f" x {len(tta) + 1} TTA views" if tta else ""

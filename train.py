@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 from base import config as config_lib
-from base.errors import UserError, exit_on_user_error
+from base.errors import ArgumentParser, UserError, exit_on_user_error
+from base.predictor import GROUP_FILE
 from base.run_dir import newest
 from data_loader.transforms import PRESETS
 from model.tta import VIEWS
@@ -25,7 +26,8 @@ RESUMABLE = {"epochs", "time_limit_minutes", "patience", "num_workers", "device"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(prog="python train.py", description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", help="experiment file: the knobs that differ from config.py")
     ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
                     help="override one knob (repeatable), e.g. --set backbone=resnet34")
@@ -34,7 +36,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "config has this config's name)")
     ap.add_argument("--force", action="store_true", help="with --resume: accept changed knobs other than "
                     + ", ".join(sorted(RESUMABLE)))
-    return ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)
+    if extra:  # most often `python train.py lr=0.1`: a knob without its --set
+        raise UserError(f"unrecognized argument(s) {' '.join(extra)}; change a knob with --set KNOB=VALUE "
+                        f"(see {ap.prog} --help)")
+    return args
 
 
 def resolve(args: argparse.Namespace) -> tuple[config_lib.Config, Path | None]:
@@ -45,6 +51,10 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.Config, Path | None]:
     run = newest(now.runs_dir, name=now.name) if args.resume == "auto" else Path(args.resume)
     if not (run / "config.json").is_file():
         raise UserError(f"--resume {run}: no config.json there; pass a run folder made by train.py")
+    if not (run / "last.pt").is_file() and not (run / GROUP_FILE).is_file():  # a group resumes its members
+        # Without it the run would start again from epoch 1 and overwrite the folder's best.pt.
+        raise UserError(f"--resume {run}: no last.pt there, nothing to continue from; start a new run "
+                        "(python train.py without --resume)")
     saved = config_lib.from_dict(json.loads((run / "config.json").read_text()), source=str(run / "config.json"))
     requested = config_lib.load(args.config, args.set, base=saved)  # only what is given now changes
     risky = [k for k in saved.diff(requested) if k not in RESUMABLE]

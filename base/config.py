@@ -123,9 +123,10 @@ def load(experiment: str | Path | None = None, overrides: Sequence[str] = (),
     then `key=value` overrides."""
     values = {k: default for k, (_, default) in schema().items()}
     values.update(base or {})
+    sources: dict[str, str] = {}  # knob -> the file or "--set" that gave it, for the error lines
     if experiment:
         path = Path(experiment)
-        values.update(_experiment_values(path, seen=()))
+        values.update(_experiment_values(path, seen=(), sources=sources))
         if not values.get("name"):
             values["name"] = path.stem
     for item in overrides:
@@ -133,7 +134,8 @@ def load(experiment: str | Path | None = None, overrides: Sequence[str] = (),
         if not sep or not knob.strip():
             raise UserError(f"--set {item!r}: write knob=value, e.g. --set lr=0.001")
         values[knob.strip()] = _parse_value(text.strip())
-    return build(values, source="--set" if overrides else str(experiment or DEFAULTS_FILE))
+        sources[knob.strip()] = "--set"
+    return build(values, source="--set" if overrides else str(experiment or DEFAULTS_FILE), sources=sources)
 
 
 def from_dict(values: Mapping[str, Any], source: str) -> Config:
@@ -142,27 +144,33 @@ def from_dict(values: Mapping[str, Any], source: str) -> Config:
     return build({**defaults, **values}, source=source)
 
 
-def build(values: Mapping[str, Any], source: str) -> Config:
-    """Check every knob's name, type and value; return the frozen Config."""
+def build(values: Mapping[str, Any], source: str, sources: Mapping[str, str] | None = None) -> Config:
+    """Check every knob's name, type and value; return the frozen Config. An error names the
+    knob's own entry of `sources` (its file, or --set), else `source`."""
     known = schema()
     out = {}
     for knob, value in values.items():
+        where = (sources or {}).get(knob, source)
         if knob not in known:
             close = difflib.get_close_matches(knob, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else "; see config.py for the knobs"
-            raise UserError(f"{source}: unknown config knob {knob!r}{hint}")
-        out[knob] = _coerce(knob, value, known[knob][0], source)
+            raise UserError(f"{where}: unknown config knob {knob!r}{hint}")
+        out[knob] = _coerce(knob, value, known[knob][0], where)
         rule = _RULES.get(knob)
         if rule and not rule[0](out[knob]):
-            raise UserError(f"{source}: config knob {knob!r} must be {rule[1]}, got {value!r}")
+            raise UserError(f"{where}: config knob {knob!r} must be {rule[1]}, got {value!r}")
     if out.get("fold", 0) >= out.get("folds", 1):
         raise UserError(f"{source}: config knob 'fold' must be below folds={out['folds']}, got {out['fold']}")
     return Config(out)
 
 
-def _experiment_values(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+def _experiment_values(path: Path, seen: tuple[Path, ...], sources: dict[str, str]) -> dict[str, Any]:
+    """The knobs of an experiment file and its _base_ chain; `sources` learns which file set each."""
     if not path.is_file():
         raise UserError(f"experiment file {path} not found; pass a .py file such as configs/demo.py")
+    if path.suffix != ".py":
+        raise UserError(f"experiment file {path}: not a .py file; write the knobs that differ as Python, "
+                        "e.g. epochs = 20")
     if path.resolve() in seen:
         raise UserError(f"{path}: _base_ chain loops back to itself")
     module = _load_module(path)
@@ -170,14 +178,17 @@ def _experiment_values(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     base = names.pop("_base_", None)
     values = {}
     if base is not None and Path(base).resolve() != DEFAULTS_FILE:
-        values = _experiment_values((path.parent / base), seen + (path.resolve(),))
-    values.update({k: v for k, v in names.items() if not k.startswith("_")})
+        values = _experiment_values((path.parent / base), seen + (path.resolve(),), sources)
+    mine = {k: v for k, v in names.items() if not k.startswith("_")}
+    values.update(mine)
+    sources.update(dict.fromkeys(mine, str(path)))
     return values
 
 
 def _assigned_names(path: Path) -> list[str]:
-    """Names the file assigns at top level (imports and helpers inside functions are not knobs)."""
-    names = []
+    """Names the file assigns at top level (imports and helpers inside functions are not knobs).
+    A knob (or _base_) assigned twice is an error: the second would win without a word."""
+    first: dict[str, int] = {}
     for node in ast.parse(path.read_text(), str(path)).body:
         if isinstance(node, ast.Assign):
             targets = node.targets
@@ -185,9 +196,18 @@ def _assigned_names(path: Path) -> list[str]:
             targets = [node.target]
         else:
             continue
-        for target in targets:
-            names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
-    return names
+        for name in [name for target in targets for name in _bound_names(target)]:
+            if name in first and (not name.startswith("_") or name == "_base_"):
+                raise UserError(f"{path}: knob {name!r} is set twice (lines {first[name]} and {node.lineno}); "
+                                "the second would silently win, keep one")
+            first.setdefault(name, node.lineno)
+    return list(first)
+
+
+def _bound_names(target: ast.AST) -> list[str]:
+    """The names an assignment target binds (`a`, `a, b`); `a[0] = x` changes an item of `a`,
+    it does not assign `a` again."""
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
 
 
 def _load_module(path: Path) -> types.ModuleType:

@@ -1,6 +1,7 @@
 """User-facing errors: one clear line, exit code 2, never a traceback."""
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
 import sys
@@ -12,6 +13,14 @@ F = TypeVar("F", bound=Callable)
 
 class UserError(Exception):
     """Bad input from the user: the message names the file or knob and the fix."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad command line is a UserError: one line, not the usage block, so every
+    mistake reads the same (`error: ...`, exit 2) under `exit_on_user_error`."""
+
+    def error(self, message: str):
+        raise UserError(f"{message}; see {self.prog} --help")
 
 
 def optional_import(module: str, knob: str, extra: str):

@@ -18,7 +18,11 @@ from base.errors import UserError
 def create(runs_dir: str | Path, name: str) -> Path:
     """A new, empty run folder; two runs started in the same second get different ones."""
     root = Path(runs_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where the folder, or one above it, should be
+        raise UserError(f"config knob 'runs_dir': {root} is not a folder (a file is in the way); "
+                        "set runs_dir to a folder") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
         folder = root / (f"{name}-{stamp}" + (f"-{n}" if n > 1 else ""))

@@ -25,16 +25,24 @@ def apply(table: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config knob 'corrections': {path} not found")
-    fixes = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        fixes = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot be read as CSV ({err}); expected columns id,field,value") from None
     missing = {"id", "field", "value"} - set(fixes.columns)
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected id,field,value")
     table = table.copy()
     persons = set(table["person"])
+    done: dict[tuple[str, str], int] = {}
     for line, fix in enumerate(fixes.itertuples(index=False), start=2):
         where, rows = f"{path} line {line}", table["person"] == fix.id
         if fix.id not in persons:
             raise UserError(f"{where}: no training person with id {fix.id!r}")
+        if (fix.id, fix.field) in done:  # the later row would win without a word
+            raise UserError(f"{where}: id {fix.id!r} sets {fix.field} again (line {done[fix.id, fix.field]}); "
+                            "keep one of the two rows")
+        done[fix.id, fix.field] = line
         value = fix.value.strip().lower()
         if fix.field == "gender" and value in GENDERS:
             table.loc[rows, "gender"] = GENDERS[value]

@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from base.atomic import atomic_path, write_csv
-from base.errors import UserError, exit_on_user_error
+from base.errors import ArgumentParser, UserError, exit_on_user_error
 from data_loader.datasets import read_rgb
 from data_loader.face_detectors import DETECTORS, Box, Detector, mediapipe_available
 from data_loader.layout import IMAGE_EXTENSIONS
@@ -229,7 +229,7 @@ def _share(text: str) -> float:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m data_loader.face_crop", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m data_loader.face_crop", description=__doc__.split("\n\n")[0])
     parser.add_argument("--src", type=Path, required=True, help="competition folder (train/ and eval/)")
     parser.add_argument("--dst", type=Path, required=True, help="where the cropped copy goes")
     parser.add_argument("--detector", choices=DETECTORS, default="auto")
@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.margin < 0:
         parser.error("--margin must be >= 0")
+    # Bad folders end in their one line before any note about the detectors (crop_folder walks
+    # the folders again: milliseconds beside the cropping).
+    plan(args.src, args.dst)
     if args.detector == "auto" and not mediapipe_available():
         print("mediapipe is not installed: Haar cascade only, which misses most masked faces; "
               "pip install -e \".[facecrop]\" for MediaPipe", file=sys.stderr)

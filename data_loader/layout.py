@@ -33,6 +33,10 @@ def data_root(cfg) -> Path:
     if not root.is_dir():
         raise UserError(f"data_dir {root} does not exist; set data_dir to the competition folder "
                         "(holding train/ and eval/) or to \"demo\"")
+    if not (root / "train").is_dir() and not (root / "eval").is_dir():  # e.g. data_dir = .../train
+        above = next((p for p in root.resolve().parents if (p / "train").is_dir() or (p / "eval").is_dir()), None)
+        raise UserError(f"data_dir {root} holds no train/ or eval/ folder; point data_dir at the folder holding "
+                        "train/ and eval/" + (f", here probably {above}" if above else ""))
     return root
 
 
@@ -43,7 +47,9 @@ def read_train(root: Path, age_thresholds: Sequence[int] = OFFICIAL_AGE_THRESHOL
     listed_gender and listed_age_group keep train.csv's own labels (official groups, uncorrected)."""
     csv_path = root / "train" / "train.csv"
     persons = _read_csv(csv_path, TRAIN_COLUMNS, "id,gender,race,age,path (one row per person)")
-    problems: list[str] = []
+    # A repeated id would train twice on one person (or merge two persons into one split group).
+    problems = _repeated(persons["id"], csv_path, "person id",
+                         "one row per person: delete the repeated row, or give the other person its own id and folder")
     rows = []
     for line, person in enumerate(persons.itertuples(index=False), start=2):
         where = f"{csv_path} line {line}"
@@ -95,7 +101,8 @@ def read_eval(root: Path) -> pd.DataFrame:
     csv_path = root / "eval" / "info.csv"
     info = _read_csv(csv_path, ("ImageID",), "ImageID,ans (one row per eval image)")
     images = (root / "eval" / "images").resolve()
-    problems = []
+    # The submission has a row per info.csv row: a repeated one would be submitted twice.
+    problems = _repeated(info["ImageID"], csv_path, "ImageID", "list each eval image once (delete the repeated row)")
     files = []
     for line, image_id in enumerate(info["ImageID"], start=2):
         file = (images / image_id).resolve()
@@ -121,6 +128,17 @@ def _read_csv(path: Path, columns: Sequence[str], expected: str) -> pd.DataFrame
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected columns {expected}")
     return frame
+
+
+def _repeated(values: Sequence[str], csv_path: Path, what: str, fix: str) -> list[str]:
+    """A problem for every row whose value an earlier row already has (csv lines from 2)."""
+    first: dict[str, int] = {}
+    problems = []
+    for line, value in enumerate(values, start=2):
+        if value in first:
+            problems.append(f"{csv_path} line {line}: {what} {value!r} repeats line {first[value]}; {fix}")
+        first.setdefault(value, line)
+    return problems
 
 
 def _age(text: str) -> int | None:

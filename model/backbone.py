@@ -32,23 +32,43 @@ def create_backbone(name: str, pretrained: bool = False, weights_file: str = "")
         hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models(), or tv:<name>"
         raise UserError(f"config knob 'backbone': unknown timm model {name!r}{hint}")
     if path:
-        return _create(name, True, pretrained_cfg_overlay={"file": str(path)}, source=str(path))
+        return _create(name, True, pretrained_cfg_overlay={"file": str(path)}, source=str(path), file=path)
     return _create(name, pretrained, source="the model hub")
 
 
-def _create(name: str, pretrained: bool, source: str, **kwargs) -> nn.Module:
+def _create(name: str, pretrained: bool, source: str, file: Path | None = None, **kwargs) -> nn.Module:
     try:
         return timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
     except Exception as err:  # network, hub and file errors come in many types
         if not pretrained:
             raise
-        raise _weights_error(name, source, err) from None
+        raise _weights_error(name, source, err, file) from None
 
 
-def _weights_error(name: str, source: str, err: Exception) -> UserError:
-    reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+def _weights_error(name: str, source: str, err: Exception, file: Path | None = None) -> UserError:
+    reason = str(err).splitlines()[0].split(". ")[0][:160] if str(err) else type(err).__name__
+    if file is not None and _unreadable(file):  # most often a download cut short
+        return UserError(f"config knob 'weights_file': {file} is not a readable weights file ({reason}); "
+                         "if it was cut short, download it again, or set weights_file=''")
     return UserError(f"could not load pretrained weights for {name!r} from {source} ({reason}); "
                      "set pretrained=False, or weights_file to a local weights file")
+
+
+def _read_weights(path: Path) -> dict:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _unreadable(path: Path) -> bool:
+    """Whether the file itself is broken (rather than the weights of another model)."""
+    try:
+        _read_weights(path)
+    except Exception:  # torch and safetensors report a cut file in several types
+        return True
+    return False
 
 
 def _torchvision(name: str, pretrained: bool, path: Path | None) -> nn.Module:
@@ -94,14 +114,9 @@ def _module_names(model: nn.Module, target: nn.Module) -> list[str]:
 
 def _load(model: nn.Module, path: Path, dropped: set[str], name: str) -> None:
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        state = _read_weights(path)
     except Exception as err:
-        raise _weights_error(name, str(path), err) from None
+        raise _weights_error(name, str(path), err, path) from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     state = {k: v for k, v in state.items() if k not in dropped}
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -103,6 +103,38 @@ def _set_image_id(value):
     return _edit_info(change)
 
 
+def _repeat_first_person(data):  # the row again at the end: line 38 (36 persons + header)
+    persons = _persons(data)
+    pd.concat([persons, persons.iloc[[0]]]).to_csv(data / "train" / "train.csv", index=False)
+
+
+def _beside(name, text):
+    """A file beside the data folder; the case's extra arguments name it."""
+    def write(data):
+        (data.parent / name).write_text(text.format(person=_persons(data).loc[0, "id"]))
+        return data.parent / name
+    return write
+
+
+def _args(*args_of):
+    """A breaker that writes files and passes extra command-line arguments: each item is a
+    string, or a function of the data folder returning a path."""
+    def breaker(data):
+        return [str(a(data)) if callable(a) else a for a in args_of]
+    return breaker
+
+
+def _set_file(knob, make):
+    return _args("--set", lambda data: f"{knob}={str(make(data))!r}")
+
+
+def _cut_weights(data):
+    file = data.parent / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, file)
+    _truncate(file)  # a download cut short
+    return file
+
+
 def _first_eval_image(data):
     return data / "eval" / "images" / pd.read_csv(data / "eval" / "info.csv", dtype=str).loc[0, "ImageID"]
 
@@ -139,6 +171,27 @@ TRAIN_CASES = {
         "remove 'class' from sigmoid_heads"]),
     "head knob naming another trainer's head": (None, {"head_loss": {"age": "ce"}}, [
         "'head_loss' names 'age', not a head of the 'single' trainer"]),
+    "same person twice in train.csv": (_repeat_first_person, {}, [
+        "train.csv line 38: person id", "repeats line 2", "delete the repeated row"]),
+    "experiment file setting a knob twice": (
+        _args("--config", _beside("twice.py", "epochs = 2\nlr = 0.1\nepochs = 3\n")), {},
+        ["twice.py: knob 'epochs' is set twice (lines 1 and 3)", "keep one"]),
+    "experiment file that is not Python": (_args("--config", _beside("exp.yaml", "epochs: 2\n")), {},
+                                           ["exp.yaml: not a .py file", "epochs = 20"]),
+    "typo in an experiment file, with --set": (_args("--config", _beside("exp.py", "bach_size = 8\n")), {},
+                                               ["exp.py: unknown config knob 'bach_size'; did you mean 'batch_size'?"]),
+    "data_dir pointing at train/": (None, {"data_dir": "data/train"}, [
+        "holds no train/ or eval/ folder", "point data_dir at the folder holding train/ and eval/", "here probably"]),
+    "half-downloaded weights_file": (_set_file("weights_file", _cut_weights), {}, [
+        "weights_file", "resnet.pth is not a readable weights file", "download it again"]),
+    "knob without --set": (_args("lr=0.1"), {}, ["unrecognized argument(s) lr=0.1", "--set KNOB=VALUE"]),
+    "empty corrections file": (_set_file("corrections", _beside("fixes.csv", "")), {},
+                               ["fixes.csv: cannot be read as CSV", "id,field,value"]),
+    "corrections fixing one field twice": (
+        _set_file("corrections", _beside("fixes.csv", "id,field,value\n{person},age,61\n{person},age,16\n")), {},
+        ["fixes.csv line 3: id", "sets age again (line 2)", "keep one"]),
+    "runs_dir naming a file": (_set_file("runs_dir", _beside("runs.txt", "")), {},
+                               ["config knob 'runs_dir'", "runs.txt is not a folder"]),
 }
 
 
@@ -147,12 +200,11 @@ def test_bad_training_input(case, data_copy, tmp_path, capsys, monkeypatch):
     breaker, changes, expected = TRAIN_CASES[case]
     # a stand-in for a loss that only makes sense on softmax heads
     monkeypatch.setitem(LOSSES._entries, "softmax_only", supports("softmax")(lambda activation, **_: None))
-    if breaker:
-        breaker(data_copy)
+    extra = breaker(data_copy) if breaker else None  # an _args breaker returns command-line arguments
     values = {**_tiny(data_copy, tmp_path / "runs"), **changes}
     if "data_dir" in changes:
         values["data_dir"] = str(tmp_path / changes["data_dir"])
-    line = _one_line_error(capsys, train.main, _sets(values))
+    line = _one_line_error(capsys, train.main, _sets(values) + (extra if isinstance(extra, list) else []))
     assert all(words in line for words in expected), line
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
@@ -168,7 +220,15 @@ RESUME_CASES = {
                                                             "--set", "trainer='multihead'"],
                                           ["last.pt: made for backbone 'test_resnet' with heads {'class': 18}",
                                            "not 'test_resnet' with {'mask': 3, 'gender': 2, 'age': 3}"]),
+    "run without last.pt": (lambda run, tmp: ["--resume", str(_without(run, tmp, "last.pt"))],
+                            ["no last.pt there", "start a new run"]),
 }
+
+
+def _without(run, tmp, name):
+    copy = Path(shutil.copytree(run, tmp / "copy"))
+    (copy / name).unlink()
+    return copy
 
 
 @pytest.mark.parametrize("case", list(RESUME_CASES))
@@ -214,6 +274,8 @@ INFERENCE_CASES = {
     "checkpoint carrying code": (None, lambda run: torch.save({"model": _Payload()}, run / "best.pt"),
                                  ["best.pt: refused, it holds more than weights"]),
     "half-written checkpoint": (None, lambda run: _truncate(run / "best.pt"), ["best.pt: not a readable checkpoint"]),
+    "repeated ImageID": (_edit_info(lambda info: pd.concat([info, info.iloc[[0]]])), None, [
+        "info.csv line 30: ImageID", "repeats line 2", "delete the repeated row"]),
 }
 
 
@@ -229,6 +291,33 @@ def test_bad_inference_input(case, trained, data_copy, tmp_path, capsys):
     line = _one_line_error(capsys, inference.main, ["--run", str(run), "--data-dir", str(data_copy), "--out", str(out)])
     assert all(words in line for words in expected), line
     assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+INFERENCE_ARG_CASES = {
+    "--run that does not exist": (lambda run: ["--run", str(run) + "-typo"], ["-typo: no such folder"]),
+    "--out naming a folder": (lambda run: ["--run", str(run), "--out", "{out}"], [
+        "--out", "is a folder", "submission.csv"]),
+    "--probs naming a folder": (lambda run: ["--run", str(run), "--probs", "{out}"], ["--probs", "is a folder"]),
+    "--weights all 0": (lambda run: ["--run", str(run), "--weights", "0"], ["--weights", "0 or more, not all 0"]),
+    "--weights negative": (lambda run: ["--run", str(run), "--run", str(run), "--weights", "2", "-1"],
+                           ["--weights", "0 or more, not all 0", "got 2.0 -1.0"]),
+    "--answers missing": (lambda run: ["--run", str(run), "--answers", "{out}/answers.csv"],
+                          ["--answers", "answers.csv not found"]),
+    "--batch-size 0": (lambda run: ["--run", str(run), "--batch-size", "0"], ["--batch-size", "'0' must be 1 or more"]),
+    "--checkpoint given a file name": (lambda run: ["--run", str(run), "--checkpoint", "best.pt"],
+                                       ["--checkpoint: invalid choice: 'best.pt'", "--help"]),
+}
+
+
+@pytest.mark.parametrize("case", list(INFERENCE_ARG_CASES))
+def test_bad_inference_arguments(case, trained, tmp_path, capsys):
+    argv, expected = INFERENCE_ARG_CASES[case]
+    before, out = _snapshot(trained), tmp_path / "out"
+    out.mkdir()
+    args = [a.format(out=out) for a in argv(trained)]
+    line = _one_line_error(capsys, inference.main, args + ([] if "--out" in args else ["--out", str(out / "s.csv")]))
+    assert all(words in line for words in expected), line
+    assert not list(out.iterdir()) and _snapshot(trained) == before
 
 
 def test_the_real_scripts_answer_bad_input_with_one_line(trained, data_copy, tmp_path):

@@ -49,6 +49,21 @@ def test_bad_knobs_name_the_knob(overrides, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("name, text, message", [
+    # helpers (_n) and items (mean[0]) may be assigned again; a knob may not
+    ("twice.py", "_n = 1\nepochs = 2\n_n = 2\nmean = [0.5] * 3\nmean[0] = 0.4\nepochs = 3\n",
+     "twice.py: knob 'epochs' is set twice (lines 2 and 6)"),
+    ("unpacked.py", "epochs, lr = 2, 0.1\nlr: float = 0.2\n", "unpacked.py: knob 'lr' is set twice (lines 1 and 2)"),
+    ("exp.yaml", "epochs: 2\n", "exp.yaml: not a .py file"),
+    ("typo.py", "bach_size = 8\n", "typo.py: unknown config knob 'bach_size'"),
+])
+def test_experiment_file_mistakes_name_the_file(name, text, message, tmp_path):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(UserError) as err:
+        config_lib.load(tmp_path / name, ["epochs=1"])  # a --set beside it does not take the blame
+    assert message in str(err.value)
+
+
 def test_config_is_frozen_and_diffs():
     cfg = config_lib.load()
     with pytest.raises(AttributeError):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from base import config as config_lib
-from data_loader import demo_data, image_cache
+from data_loader import demo_data, face_crop, image_cache
 from data_loader.datasets import image_reader, read_rgb
 from data_loader.face_crop import FALLBACK, MANIFEST, centre_box, crop_box, crop_folder, find_crop, main
 from data_loader.face_detectors import Detector, mediapipe_available
@@ -129,15 +129,26 @@ def test_crop_folder_writes_a_complete_usable_copy_and_restarts_where_it_stopped
     pd.testing.assert_frame_equal(again, manifest)
 
 
+def _no_pictures(tmp_path):
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    (tmp_path / "empty" / "train" / "train.csv").write_text("id,gender,race,age,path\n")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--src", "{tmp}/nothing", "--dst", "{tmp}/out"], "no train/train.csv or eval/info.csv"),
     (["--src", "{data}", "--dst", "{data}/cropped"], "must be outside --src"),
+    (["--src", "{tmp}/empty", "--dst", "{tmp}/out"], "no pictures under train/images or eval/images"),
+    (["--src", "{data}", "--dst", "{tmp}/out", "--margin", "-1"], "--margin must be >= 0"),
 ])
-def test_bad_folders_end_in_one_line_and_exit_2(args, message, tiny_data, tmp_path, capsys):
+def test_bad_folders_end_in_one_line_and_exit_2(args, message, tiny_data, tmp_path, capsys, monkeypatch):
+    """One line whatever is installed: the folders are checked before the note about a missing MediaPipe."""
+    monkeypatch.setattr(face_crop, "mediapipe_available", lambda: False)
+    _no_pictures(tmp_path)
     with pytest.raises(SystemExit) as stop:
         main([a.format(tmp=tmp_path, data=tiny_data) for a in args])
     err = capsys.readouterr().err.strip()
-    assert stop.value.code == 2 and message in err and len(err.splitlines()) == 1
+    assert stop.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
 
 
 # ---- on the fly -------------------------------------------------------------------------------

@@ -38,8 +38,10 @@ def test_face_crop_finds_real_masked_faces_at_known_places(tmp_path):
 
     from data_loader.datasets import read_rgb
     from data_loader.face_crop import FALLBACK, find_crop
-    from data_loader.face_detectors import Detector
+    from data_loader.face_detectors import Detector, mediapipe_available
 
+    if not mediapipe_available():  # the Haar cascade alone finds too few masked faces to hold a bar
+        pytest.skip('needs MediaPipe: pip install -e ".[facecrop]"')
     data = tmp_path / "facebench"
     subprocess.run([sys.executable, FACEBENCH / "build.py", "--out", data, "--train-persons", "10",
                     "--eval-persons", "1"], check=True, capture_output=True)
@@ -59,7 +61,7 @@ def test_face_crop_finds_real_masked_faces_at_known_places(tmp_path):
             core = (x + 0.2 * side, y + 0.2 * side, x + 0.8 * side, y + 0.8 * side)
             assert box[0] <= core[0] and box[1] <= core[1] and box[2] >= core[2] and box[3] >= core[3], file
     # bench/face_crop.py on 700 such pictures: mediapipe finds 98%, haar alone 57%
-    assert found >= len(files) * (0.9 if detector.name == "mediapipe" else 0.4)
+    assert found >= len(files) * 0.9
 
 
 def test_presets_bench_trains_predicts_and_scores_a_preset_under_a_protocol(tmp_path):

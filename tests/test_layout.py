@@ -62,6 +62,8 @@ def _break(root, how):
         shutil.copy(src, folder / ("mask2" + (".jpg" if src.suffix == ".png" else ".png")))
     elif how == "unknown file":
         (folder / "notes.txt").write_text("hi")
+    elif how == "same person twice":
+        pd.concat([persons, persons.iloc[[0]]]).to_csv(csv, index=False)
 
 
 @pytest.mark.parametrize("how, message", [
@@ -74,6 +76,7 @@ def _break(root, how):
     ("missing image", "missing normal"),
     ("two files one stem", "two files for mask2"),
     ("unknown file", "unexpected file"),
+    ("same person twice", "line 38: person id '000001' repeats line 2"),
 ])
 def test_broken_layouts_fail_with_one_line_naming_the_place(data_copy, how, message):
     _break(data_copy, how)
@@ -86,10 +89,11 @@ def test_broken_layouts_fail_with_one_line_naming_the_place(data_copy, how, mess
     ("../train/train.csv", "must name a file inside eval/images"),
     ("/etc/passwd", "must name a file inside eval/images"),
     ("nope.jpg", "eval/images/nope.jpg not found"),
+    ("{first}", "repeats line 2; list each eval image once"),
 ])
 def test_bad_image_ids_are_refused(data_copy, image_id, message):
     info = pd.read_csv(data_copy / "eval" / "info.csv")
-    info.loc[3, "ImageID"] = image_id
+    info.loc[3, "ImageID"] = image_id.format(first=info.loc[0, "ImageID"])
     info.to_csv(data_copy / "eval" / "info.csv", index=False)
     with pytest.raises(UserError) as err:
         read_eval(data_copy)
