@@ -8,10 +8,11 @@ one) and saved as config.json in the run folder and inside every checkpoint.
 Sizes are (height, width), as in the competition's 512x384 photos. The defaults are sized for
 the built-in demo data on a CPU (about two minutes); for the real data start from
 configs/competition.py or configs/best.py.
-On real faces (facebench, README "Presets"; python bench/presets.py config.py [--protocol P2])
-these defaults score an eval 18-class macro F1 of 0.4185 under protocol P (mobilenetv3_small_100
-from scratch, 112x112, 615 s on 2 CPU cores; seeds 42 / 7: 0.4141 / 0.4228) and 0.5071 under P2
-(ImageNet-initialised mobilenet_v2 from a local file, seed 42).
+On real faces (facebench, README "Presets"; python bench/presets.py config.py --seeds 42 7 1)
+these defaults score an eval 18-class macro F1 of 0.3604 +- 0.0110 under protocol P
+(mobilenetv3_small_100 from scratch, 112x112, 615 s on 2 CPU cores that fitted 3 epochs; a
+faster machine fitting 8 scored 0.4185) and 0.5071 under P2 (ImageNet-initialised mobilenet_v2
+from a local file, seed 42, on the faster machine).
 """
 from typing import Any, Literal
 
