@@ -32,7 +32,7 @@ from base import plots
 from base.atomic import write_text
 from base.callbacks import Callback
 from base.fingerprint import config_hash, data_fingerprint
-from data_loader.datasets import read_rgb
+from data_loader.images import read_rgb
 from data_loader.labels import AGE_NAMES, GENDER_NAMES, MASK_NAMES, NUM_CLASSES, class_name, decode
 from model.heads import ATTRIBUTES
 
