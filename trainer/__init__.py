@@ -1,6 +1,6 @@
 """Trainers by name. Every module in this folder is imported, so a new file registers itself:
 
-    from trainer import register_trainer
+    from trainer.registry import register_trainer   # `from trainer import ...` works as well
     @register_trainer("mine")
     class MyTrainer(SingleHeadTrainer): ...
 """
@@ -9,15 +9,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from base.registry import Registry
+from trainer.registry import TRAINERS, get_trainer, register_trainer
 
-TRAINERS: Registry = Registry("trainer")
-register_trainer = TRAINERS.register
-
-
-def get_trainer(name: str) -> type:
-    """The Trainer class registered under `name` (UserError listing the known names)."""
-    return TRAINERS.get(name)
+__all__ = ["TRAINERS", "build", "get_trainer", "register_trainer"]
 
 
 def build(cfg):
