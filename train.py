@@ -12,7 +12,7 @@ from pathlib import Path
 
 from base import config as config_lib
 from base.errors import ArgumentParser, UserError, exit_on_user_error
-from base.predictor import GROUP_FILE
+from base.group_file import GROUP_FILE
 from base.run_dir import newest
 from data_loader.transforms import PRESETS
 from model.tta import VIEWS

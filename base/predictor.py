@@ -17,15 +17,8 @@ import numpy as np
 import pandas as pd
 
 from base import config as config_lib
-from base.atomic import write_text
 from base.errors import UserError
-
-GROUP_FILE = "group.json"
-
-
-def write_group(folder: Path, kind: str, combine: str, members: list[str]) -> None:
-    spec = {"kind": kind, "combine": combine, "members": members}
-    write_text(folder / GROUP_FILE, json.dumps(spec, indent=2) + "\n")
+from base.group_file import GROUP_FILE
 
 
 def combine_probabilities(probs: list[np.ndarray], how: str, weights: Sequence[float] | None = None) -> np.ndarray:

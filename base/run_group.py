@@ -21,9 +21,10 @@ import pandas as pd
 from base import predictor, run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
-from base.run_artifacts import evaluation_plots, views
+from base.group_file import write_group
 from base.run_dir import setup_logging
 from data_loader.split import load_split
+from logger.run_artifacts import evaluation_plots, views
 from model.heads import ATTRIBUTES
 from model.metric import validation_metrics
 
@@ -59,7 +60,7 @@ class RunGroup:
         load_split(cfg)  # bad data fails before any folder is made
         group = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or self.kind)
         write_text(group / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        predictor.write_group(group, self.kind, self.combine, self.predicting_members())
+        write_group(group, self.kind, self.combine, self.predicting_members())
         started = time.perf_counter()
         with run_dir.removed_without_checkpoint(group, fresh=not resume):
             for name in self.plan():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import logger  # noqa: F401  registers the watchers every training gets (summary.json, pictures, loggers)
 from trainer.registry import TRAINERS, get_trainer, register_trainer
 
 __all__ = ["TRAINERS", "build", "get_trainer", "register_trainer"]
