@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base import predictor, run_dir
+from base import run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
 from base.group_file import write_group
@@ -27,6 +27,7 @@ from data_loader.split import load_split
 from logger.run_artifacts import evaluation_plots, views
 from model.heads import ATTRIBUTES
 from model.metric import validation_metrics
+from predict import predictor
 
 
 class RunGroup:

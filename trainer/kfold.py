@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base import predictor
 from base.atomic import write_csv
 from base.config import Config
 from base.errors import UserError
 from base.run_group import RunGroup
 from data_loader.split import load_table, split
+from predict import predictor
 
 OOF_COLUMNS = ("file", "person", "stem", "fold", "mask", "gender", "age", "label", "official_label")
 

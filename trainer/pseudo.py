@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from base import predictor
 from base.atomic import write_csv
 from base.config import Config
 from base.errors import UserError
@@ -21,6 +20,7 @@ from base.run_dir import setup_logging
 from base.run_group import RunGroup
 from data_loader import pseudo_labels
 from data_loader.layout import data_root, read_eval
+from predict import predictor
 
 
 class PseudoLabelling(RunGroup):
