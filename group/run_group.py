@@ -1,7 +1,7 @@
 """RunGroup: member runs trained in turn into one folder that predicts as one model.
 
     <group>/config.json   the group's configuration
-    <group>/group.json    {"kind", "combine", "members"}: how base/predictor.py loads it
+    <group>/group.json    {"kind", "combine", "members"}: how predict/predictor.py loads it
     <group>/metrics.csv   one row: the group's validation (what each kind means by it)
     <group>/<member>/     ordinary run folders (or groups themselves)
 
@@ -24,6 +24,7 @@ from base.config import Config
 from base.group_file import write_group
 from base.run_dir import setup_logging
 from data_loader.split import load_split
+from group.registry import build
 from logger.run_artifacts import evaluation_plots, views
 from model.heads import ATTRIBUTES
 from model.metric import validation_metrics
@@ -55,8 +56,6 @@ class RunGroup:
         return val_table, predictor.load(group).predict(val_table)
 
     def fit(self, run: Path | None = None, resume: bool = False) -> dict:
-        from trainer import build  # members may be any trainer or group: look them up late
-
         cfg = self.cfg
         load_split(cfg)  # bad data fails before any folder is made
         group = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or self.kind)
