@@ -17,15 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from base import config as config_lib
-from base import predictor
 from base.atomic import write_csv
 from base.errors import ArgumentParser, UserError, exit_on_user_error
 from base.run_dir import newest, setup_logging
-from base.submission import score, write_submission
 from data_loader.layout import data_root, read_eval
 from data_loader.verify import check_images
 from model.metric import validation_metrics
 from model.tta import VIEWS
+from predict import predictor
+from predict.submission import score, write_submission
 
 
 def _positive(text: str) -> int:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from base import config as config_lib
 from base.errors import ArgumentParser, UserError, exit_on_user_error
-from base.predictor import GROUP_FILE
+from base.group_file import GROUP_FILE
 from base.run_dir import newest
 from data_loader.transforms import PRESETS
+from group import build
 from model.tta import VIEWS
-from trainer import build
 
 # Knobs a resumed run may change: they do not alter what the finished epochs mean.
 RESUMABLE = {"epochs", "time_limit_minutes", "patience", "num_workers", "device", "inference_batch_size",

@@ -2,8 +2,9 @@
 
 It owns the loop, devices (and DDP under torchrun), mixed precision, accumulation, clipping,
 EMA, the optimizer and schedule, validation, checkpoints, resume, early stopping and
-metrics.csv; callbacks (base/callbacks.py) watch it: pictures, summary.json, TensorBoard, W&B.
-A subclass holds the science in a few hooks:
+metrics.csv. It reads its data through base/training_data.py, plans a time limit with
+base/time_budget.py, and callbacks (base/callbacks.py) watch it: logger/ registers the pictures,
+summary.json, TensorBoard and W&B. A subclass holds the science in a few hooks:
 
     heads                         {head name: outputs}, e.g. {"class": 18}
     probabilities(outputs)        (N, 18) class probabilities, whatever the heads
@@ -16,7 +17,6 @@ ensembles never need to know about heads.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from base import checkpoint, distributed, run_dir
-from base.atomic import write_csv, write_text
+from base.atomic import write_csv
 from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
 from base.callbacks import Callbacks, build_callbacks
@@ -41,16 +41,12 @@ from base.errors import UserError
 from base.optim import Schedule, build_optimizer
 from base.run_dir import setup_logging
 from base.time_budget import TimeBudget
+from base.training_data import build_loader, training_rows
 from base.update import Updater, amp_dtype
-from data_loader import image_cache, pseudo_labels
-from data_loader.datasets import FaceDataset, image_reader
 from data_loader.labels import encode
-from data_loader.layout import data_root
 from data_loader.mixing import BatchMixer
-from data_loader.samplers import EpochSampler, inverse_frequency
 from data_loader.split import load_split
-from data_loader.transforms import build_transform, normalize
-from data_loader.verify import check_images
+from data_loader.transforms import normalize
 from model.backbone import create_backbone
 from model.heads import class_counts, head_specs, one_hot_targets
 from model.metric import validation_metrics
@@ -100,11 +96,7 @@ class BaseTrainer(CheckpointMixin):
 
     def training_table(self, table: pd.DataFrame) -> pd.DataFrame:
         """The rows to train on: the train split, plus `pseudo_labels` rows; a hook for extra data."""
-        if self.cfg.pseudo_labels:
-            extra = pseudo_labels.training_rows(self.cfg.pseudo_labels, data_root(self.cfg))
-            extra = check_images(extra, "pseudo-labelled", self.cfg.skip_bad_images)
-            table = pd.concat([table, extra], ignore_index=True)
-        return table
+        return training_rows(self.cfg, table)
 
     def split_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
         """(train rows, validation rows, person -> fold): persons never straddle the split."""
@@ -113,18 +105,7 @@ class BaseTrainer(CheckpointMixin):
     # ---- data -------------------------------------------------------------------------------
     def loader(self, table: pd.DataFrame, train: bool) -> BaseDataLoader:
         """Batches of `table` from the decoded-image cache; under DDP each process gets its share."""
-        cfg, world = self.cfg, self.world
-        if train:
-            weights = None
-            if cfg.sampler == "weighted":
-                column = {"class": "label", "age": "age_group"}.get(cfg.sampler_target, cfg.sampler_target)
-                weights = inverse_frequency(table[column].to_numpy())
-            sampler = EpochSampler(len(table), cfg.seed, weights, num_replicas=world.size, rank=world.rank)
-        else:
-            sampler = distributed.ShardSampler(len(table), world) if world.enabled else None
-        images = image_cache.load(table["file"].tolist(), cfg)
-        dataset = FaceDataset(table, build_transform(cfg, train), images, image_reader(cfg))
-        return BaseDataLoader(dataset, cfg, train, sampler=sampler, device=self.device)
+        return build_loader(self.cfg, table, train, self.world, self.device)
 
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
         """A loader's uint8 batch on the device, normalised, in the configured memory format."""
@@ -162,7 +143,7 @@ class BaseTrainer(CheckpointMixin):
             if saved is not None:
                 start = self.restore(self.run / "last.pt", saved)
             if self.world.main:
-                self.write_run_files(folds)
+                run_dir.write_run_files(self.run, cfg, folds)
             self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
                           f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}"
                           + (f" x {self.world.size} processes" if self.world.enabled else ""))
@@ -188,14 +169,6 @@ class BaseTrainer(CheckpointMixin):
         schedule = Schedule(optimizer, cfg, updates, cfg.monitor_mode)
         self.updater = Updater(self.model, self.train_model, optimizer, schedule, cfg, self.device,
                                self.steps_per_epoch)
-
-    def write_run_files(self, folds: pd.Series) -> None:
-        cfg = self.cfg
-        write_text(self.run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        if cfg.corrections:  # the label fixes this run trained with, beside its config
-            write_text(self.run / "corrections.csv", Path(cfg.corrections).read_text())
-        roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
-        write_csv(self.run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
 
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
         """Epochs `start`..epochs, until early stopping or the time limit; a restored self.progress
@@ -287,7 +260,9 @@ class BaseTrainer(CheckpointMixin):
         self.history.append(row)
         self.progress = None
         self.updater.schedule.epoch_end(value)
-        replanned = self.fit_time_limit(row["epoch"])
+        # Under time_limit_minutes, the schedule is re-planned to the epochs that fit at the recent pace.
+        replanned = self.budget and self.budget.fit_schedule(self.updater.schedule, row["epoch"], cfg.epochs,
+                                                             self.world)
         if self.world.main:
             write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(METRICS)))
             if improved:
@@ -304,19 +279,6 @@ class BaseTrainer(CheckpointMixin):
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
-
-    def fit_time_limit(self, epoch: int) -> str | None:
-        """Under `time_limit_minutes`, re-plan the schedule after `epoch` to the epochs that fit at
-        the recent pace (base/time_budget.py), longer (up to `epochs`) or shorter, never before
-        `epoch`, so the learning rate anneals by the last one. Returns what changed, for the log."""
-        schedule = self.updater.schedule
-        if self.budget is None or epoch >= self.cfg.epochs:
-            return None
-        fit, was = distributed.broadcast(self.budget.plan(epoch, self.cfg.epochs), self.world), schedule.epochs
-        if fit == was:  # rank 0's clock decided, for every process
-            return None
-        schedule.set_epochs(fit)
-        return self.budget.describe(fit, was, self.cfg.epochs)
 
     def save_last(self, epoch: int) -> None:
         """last.pt after `epoch` finished epochs (and self.progress's steps of the next); every

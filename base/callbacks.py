@@ -8,8 +8,11 @@ BaseTrainer calls four hooks; a callback overrides the ones it needs:
                                                       val_probs: (N, 18) in val_table's order
     on_fit_end(trainer, best)                         the best epoch's metrics row
 
-The configured ones come from `build_callbacks(cfg)`: run artefacts always (summary.json; the
-PNGs when `plots`), TensorBoard and Weights & Biases when their knobs say so.
+The configured ones come from `build_callbacks(cfg)`: each factory registered with
+`@register_callback(name)` gets the config and returns its callback, or None when the config
+does not ask for it. base/ does not know the watchers: logger/ registers them when imported
+(run artefacts always, TensorBoard and Weights & Biases when their knobs say so), and trainer/
+imports logger/, so every trainer has them.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import torch
+
+from base.registry import Registry
 
 
 class Callback:
@@ -74,18 +79,12 @@ class Callbacks(Callback):
                              f"in {len(self.epoch_seconds)} epoch(s)")
 
 
+# cfg -> Callback | None, built in the order they were registered.
+CALLBACKS: Registry = Registry("callback")
+register_callback = CALLBACKS.register
+
+
 def build_callbacks(cfg) -> Callbacks:
     """The callbacks the config asks for; a logger whose package is missing fails here, before
     the run folder is made."""
-    from base.run_artifacts import RunArtifacts
-
-    callbacks: list[Callback] = [RunArtifacts(cfg)]
-    if cfg.tensorboard:
-        from base.tensorboard_logger import TensorBoardLogger
-
-        callbacks.append(TensorBoardLogger(cfg))
-    if cfg.wandb:
-        from base.wandb_logger import WandbLogger
-
-        callbacks.append(WandbLogger(cfg))
-    return Callbacks(callbacks)
+    return Callbacks([c for c in (factory(cfg) for factory in CALLBACKS.entries()) if c is not None])

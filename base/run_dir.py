@@ -1,4 +1,5 @@
-"""Run folders: runs/<name>-<YYYYmmdd-HHMMSS>[-N], created exclusively, never shared."""
+"""Run folders: runs/<name>-<YYYYmmdd-HHMMSS>[-N], created exclusively, never shared; the files
+that say what a run is (config.json, split.csv, corrections.csv); its log."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
+from base.atomic import write_csv, write_text
 from base.errors import UserError
 
 
@@ -50,6 +54,16 @@ def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: st
     except FileExistsError:
         raise UserError(f"{run} already exists; resume it with --resume or choose another folder") from None
     return run
+
+
+def write_run_files(run: Path, cfg, folds: pd.Series) -> None:
+    """config.json, the label fixes the run trained with (corrections.csv) and split.csv: every
+    person's fold and role."""
+    write_text(run / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    if cfg.corrections:  # the label fixes this run trained with, beside its config
+        write_text(run / "corrections.csv", Path(cfg.corrections).read_text())
+    roles = np.where(folds.to_numpy() == cfg.fold, "val", "train")
+    write_csv(run / "split.csv", pd.DataFrame({"person": folds.index, "fold": folds, "role": roles}))
 
 
 def newest(runs_dir: str | Path, name: str | None = None) -> Path:

@@ -4,10 +4,14 @@ The first epoch is the slow one (workers start, caches and kernels warm up): pla
 mean of all epochs so far left 29% of a 615 s budget unused after a 70 s first epoch and 50 s
 epochs. So the pace is the mean of the last three epochs, leaving the first out once there are
 others, and the plan may grow again (up to the configured `epochs`) as well as shrink.
+`TimeBudget.fit_schedule` applies the plan to the learning-rate schedule after every epoch.
 """
 from __future__ import annotations
 
 import time
+
+from base.distributed import World, broadcast
+from base.optim import Schedule
 
 clock = time.perf_counter  # a test may set a fake one
 RECENT = 3  # epochs the pace is measured over: enough to smooth jitter, few enough to follow a slowdown
@@ -52,6 +56,18 @@ class TimeBudget:
         self.seconds.append(now - self.mark)
         self.mark = now
         return max(epoch, plan_epochs(self.limit, self.startup, self.seconds, configured_epochs))
+
+    def fit_schedule(self, schedule: Schedule, epoch: int, configured_epochs: int, world: World) -> str | None:
+        """After `epoch`, re-plan `schedule` to the epochs that fit at the recent pace, longer (up to
+        `configured_epochs`) or shorter, never before `epoch`, so the learning rate anneals by the
+        last one. Returns what changed, for the log (None: nothing)."""
+        if epoch >= configured_epochs:
+            return None
+        fit, was = broadcast(self.plan(epoch, configured_epochs), world), schedule.epochs
+        if fit == was:  # rank 0's clock decided, for every process
+            return None
+        schedule.set_epochs(fit)
+        return self.describe(fit, was, configured_epochs)
 
     def describe(self, fit: int, was: int, configured_epochs: int) -> str:
         used = self.startup + sum(self.seconds)

@@ -25,9 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_loader.datasets import read_rgb  # noqa: E402
 from data_loader.face_crop import FALLBACK, crop_folder, find_crop  # noqa: E402
 from data_loader.face_detectors import Detector, mediapipe_available  # noqa: E402
+from data_loader.images import read_rgb  # noqa: E402
 from data_loader.layout import read_train  # noqa: E402
 
 CANVAS = (512, 384)

@@ -5,35 +5,20 @@ import functools
 import random
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from base.errors import UserError
+from data_loader.face_crop import config_transform
+from data_loader.images import read_rgb
 
 TARGET_COLUMNS = ("mask", "gender", "age_group")
-
-# One OpenCV thread, set in the main process before any OpenCV pool exists: DataLoader workers
-# and the cache's decoding threads parallelise across pictures already, and changing the thread
-# count inside a forked worker whose parent used OpenCV's pool can hang it (mmpretrain#1824).
-cv2.setNumThreads(1)
-
-
-def read_rgb(file: str) -> np.ndarray:
-    """An image file as an RGB uint8 array (paths with any characters)."""
-    image = cv2.imdecode(np.fromfile(file, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UserError(f"{file}: cannot be decoded as an image; replace or remove it")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def image_reader(cfg) -> Callable[[str], np.ndarray]:
     """File -> RGB picture as the config wants it: decoded, then cut to the face when `face_crop`
     is on (data_loader/face_crop.py); the decoded-image cache stores what this returns."""
-    from data_loader.face_crop import config_transform
-
     crop = config_transform(cfg)
     return read_rgb if crop is None else functools.partial(_read_cropped, crop)
 

@@ -36,8 +36,8 @@ from tqdm import tqdm
 
 from base.atomic import atomic_path, write_csv
 from base.errors import ArgumentParser, UserError, exit_on_user_error
-from data_loader.datasets import read_rgb
 from data_loader.face_detectors import DETECTORS, Box, Detector, mediapipe_available
+from data_loader.images import read_rgb
 from data_loader.layout import IMAGE_EXTENSIONS
 
 MANIFEST = "face_crop.csv"

@@ -11,9 +11,10 @@ import pytest
 
 from base import config as config_lib
 from data_loader import demo_data, face_crop, image_cache
-from data_loader.datasets import image_reader, read_rgb
+from data_loader.datasets import image_reader
 from data_loader.face_crop import FALLBACK, MANIFEST, centre_box, crop_box, crop_folder, find_crop, main
 from data_loader.face_detectors import Detector, mediapipe_available
+from data_loader.images import read_rgb
 from data_loader.layout import read_train
 
 CANVAS = (512, 384)  # the competition's photo size; the drawn face sits somewhere on it

@@ -36,9 +36,9 @@ def test_competition_layout_from_real_faces_trains_and_scores(tmp_path):
 def test_face_crop_finds_real_masked_faces_at_known_places(tmp_path):
     import numpy as np
 
-    from data_loader.datasets import read_rgb
     from data_loader.face_crop import FALLBACK, find_crop
     from data_loader.face_detectors import Detector, mediapipe_available
+    from data_loader.images import read_rgb
 
     if not mediapipe_available():  # the Haar cascade alone finds too few masked faces to hold a bar
         pytest.skip('needs MediaPipe: pip install -e ".[facecrop]"')

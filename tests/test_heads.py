@@ -5,9 +5,9 @@ import torch
 
 from base import config as config_lib
 from base.errors import UserError
-from base.predictor import combine_probabilities
 from data_loader.layout import add_labels
 from model.heads import attribute_only, combine_attributes, head_probabilities, head_specs, one_hot_targets
+from predict.predictor import combine_probabilities
 
 
 def _random_heads(n=500, seed=0):

@@ -1,4 +1,4 @@
-"""`python -m base.report` lists runs best first, with the knobs that differ between them."""
+"""`python -m logger.report` lists runs best first, with the knobs that differ between them."""
 import json
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import pandas as pd
 
 import train
 from base import config as config_lib
-from base import report
+from logger import report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def test_a_real_run_and_a_group_are_one_row_each(tiny_overrides, tmp_path, capsy
 
 
 def test_no_run_to_report_is_an_error_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "base.report", str(tmp_path)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "logger.report", str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 2  # the skip note, the error
     assert "none of the given paths is a run folder" in result.stderr

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import train
-from base import run_artifacts
 from base.base_trainer import BaseTrainer
-from base.fingerprint import config_hash, data_fingerprint
 from data_loader.layout import read_train
+from logger import run_artifacts
+from logger.fingerprint import config_hash, data_fingerprint
 
 PNGS = ["curves.png", "train_batch.png", "confusion.png", "confusion_mask.png", "confusion_gender.png",
         "confusion_age.png", "f1_per_class.png", "errors.png"]

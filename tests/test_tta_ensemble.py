@@ -6,10 +6,10 @@ import torch
 
 import inference
 import train
-from base import predictor
 from base.errors import UserError
 from data_loader.layout import read_eval
 from model.tta import VIEWS, build_views
+from predict import predictor
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
 

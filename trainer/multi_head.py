@@ -6,7 +6,7 @@ import torch
 from base.base_trainer import BaseTrainer
 from data_loader.labels import HEAD_SIZES
 from model.heads import ATTRIBUTES, combine_attributes, head_probabilities
-from trainer import register_trainer
+from trainer.registry import register_trainer
 
 
 @register_trainer("multihead")

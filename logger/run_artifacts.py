@@ -1,7 +1,7 @@
 """What a run folder shows about itself, beside metrics.csv.
 
     summary.json        every epoch: best epoch and metrics, wall time, images/s, config hash,
-                        data fingerprint (always written; the run report reads it)
+                        data fingerprint (always written; the run report reads it; summary.py)
     curves.png          every epoch: loss, validation macro F1 (18-class and per head), lr
     train_batch.png     once: the first training batch as the model sees it (augmented)
     at each new best epoch, from its validation predictions (so they show best.pt):
@@ -18,8 +18,6 @@ that attribute with the other two uniform, which says nothing.
 """
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,12 +26,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
-from base import plots
-from base.atomic import write_text
 from base.callbacks import Callback
-from base.fingerprint import config_hash, data_fingerprint
-from data_loader.datasets import read_rgb
+from data_loader.images import read_rgb
 from data_loader.labels import AGE_NAMES, GENDER_NAMES, MASK_NAMES, NUM_CLASSES, class_name, decode
+from logger import plots
+from logger.summary import RunSummary
 from model.heads import ATTRIBUTES
 
 CLASS_NAMES = [class_name(c) for c in range(NUM_CLASSES)]
@@ -75,14 +72,12 @@ class RunArtifacts(Callback):
     def on_fit_start(self, trainer, train_table: pd.DataFrame, val_table: pd.DataFrame) -> None:
         self.run, self.val_table = trainer.run, val_table
         self.scored = views(trainer.heads)
-        self.hashes = {"config_hash": config_hash(self.cfg), "data_fingerprint": data_fingerprint(train_table)}
-        before = _read_json(self.run / "summary.json") if trainer.history else {}  # a resumed run
-        self.before = (before.get("wall_seconds") or 0.0, before.get("train_images") or 0)
-        self.started, self.images = time.perf_counter(), 0
+        self.summary = RunSummary(self.cfg, trainer, train_table)
+        self.started = self.summary.started
         self.pending, self.drawing = None, 0.0  # best epoch not drawn yet: (epoch, val_probs); seconds drawn
 
     def on_train_batch(self, trainer, epoch, step, images) -> None:
-        self.images += len(images)
+        self.summary.count(len(images))
         if self.cfg.plots and epoch == 1 and step == 0:
             grid = plots.batch_grid(images, self.cfg.mean, self.cfg.std)
             title = f"first training batch of epoch 1 as the model sees it (augment = {self.cfg.augment!r})"
@@ -96,12 +91,12 @@ class RunArtifacts(Callback):
                 self.draw_best()
             self.draw_curves(trainer)
             self.drawing += time.perf_counter() - started
-        self.write_summary(trainer, finished=False)
+        self.summary.write(trainer, finished=False)
 
     def on_fit_end(self, trainer, best) -> None:
         if self.pending:
             self.draw_best()
-        self.write_summary(trainer, finished=True)
+        self.summary.write(trainer, finished=True)
 
     def draw_best(self) -> None:
         epoch, probs = self.pending
@@ -115,21 +110,6 @@ class RunArtifacts(Callback):
             f1_columns.append(trainer.monitor)
         fig = plots.curves(history, f1_columns, trainer.monitor, int(trainer.best_row()["epoch"]))
         plots.save_png(fig, self.run / "curves.png")
-
-    def write_summary(self, trainer, finished: bool) -> None:
-        wall = self.before[0] + time.perf_counter() - self.started
-        images = self.before[1] + self.images
-        best = trainer.best_row() if trainer.history else {}
-        summary = {
-            "run": self.run.name, "trainer": self.cfg.trainer, "backbone": self.cfg.backbone,
-            "monitor": trainer.monitor, "monitor_mode": self.cfg.monitor_mode,
-            "best_epoch": best.get("epoch"), "best": best,
-            "epochs_done": len(trainer.history), "epochs": self.cfg.epochs, "finished": finished,
-            "wall_seconds": round(wall, 2), "train_images": images,
-            "images_per_second": round(images / wall, 2) if wall > 0 else None,
-            **self.hashes,
-        }
-        write_text(self.run / "summary.json", json.dumps(_no_nan(summary), indent=2) + "\n")
 
 
 def evaluation_plots(folder: Path, probs: np.ndarray, val_table: pd.DataFrame, scored: Sequence[str | None],
@@ -176,21 +156,3 @@ def most_confident_mistakes(truth: np.ndarray, pred: np.ndarray, confidence: np.
     """Indices of up to `size` wrong predictions, the most confident first."""
     wrong = np.flatnonzero(pred != truth)
     return wrong[np.argsort(-confidence[wrong], kind="stable")][:size]
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _no_nan(value):
-    """JSON has no NaN: write null."""
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _no_nan(value.item())
-    return value

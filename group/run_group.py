@@ -1,7 +1,7 @@
 """RunGroup: member runs trained in turn into one folder that predicts as one model.
 
     <group>/config.json   the group's configuration
-    <group>/group.json    {"kind", "combine", "members"}: how base/predictor.py loads it
+    <group>/group.json    {"kind", "combine", "members"}: how predict/predictor.py loads it
     <group>/metrics.csv   one row: the group's validation (what each kind means by it)
     <group>/<member>/     ordinary run folders (or groups themselves)
 
@@ -18,14 +18,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base import predictor, run_dir
+from base import run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
-from base.run_artifacts import evaluation_plots, views
+from base.group_file import write_group
 from base.run_dir import setup_logging
 from data_loader.split import load_split
+from group.registry import build
+from logger.run_artifacts import evaluation_plots, views
 from model.heads import ATTRIBUTES
 from model.metric import validation_metrics
+from predict import predictor
 
 
 class RunGroup:
@@ -53,13 +56,11 @@ class RunGroup:
         return val_table, predictor.load(group).predict(val_table)
 
     def fit(self, run: Path | None = None, resume: bool = False) -> dict:
-        from trainer import build  # members may be any trainer or group: look them up late
-
         cfg = self.cfg
         load_split(cfg)  # bad data fails before any folder is made
         group = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or self.kind)
         write_text(group / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        predictor.write_group(group, self.kind, self.combine, self.predicting_members())
+        write_group(group, self.kind, self.combine, self.predicting_members())
         started = time.perf_counter()
         with run_dir.removed_without_checkpoint(group, fresh=not resume):
             for name in self.plan():

@@ -7,10 +7,10 @@ every run, the members of a `separate` group included.
 """
 from __future__ import annotations
 
-from base import plots
 from base.callbacks import Callback
 from base.errors import optional_import
-from base.run_artifacts import confusion_figure, views
+from logger import plots
+from logger.run_artifacts import confusion_figure, views
 
 
 def scalar_tag(column: str) -> str:

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base import predictor
 from base.atomic import write_csv
 from base.config import Config
 from base.errors import UserError
-from base.run_group import RunGroup
 from data_loader.split import load_table, split
+from group.registry import register_group
+from group.run_group import RunGroup
+from predict import predictor
 
 OOF_COLUMNS = ("file", "person", "stem", "fold", "mask", "gender", "age", "label", "official_label")
 
@@ -31,6 +32,7 @@ def oof_frame(table: pd.DataFrame, fold: int, probs: np.ndarray) -> pd.DataFrame
     return pd.concat([frame, pd.DataFrame(probs, columns=[f"p{c}" for c in range(probs.shape[1])])], axis=1)
 
 
+@register_group("kfold")
 class KFold(RunGroup):
     kind = "kfold"
     combine = "mean"

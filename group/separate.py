@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from base.config import Config
-from base.run_group import RunGroup
 from data_loader.labels import HEAD_SIZES
+from group.run_group import RunGroup
 from model.heads import ATTRIBUTES, head_specs
-from trainer import register_trainer
+from trainer.registry import register_trainer
 
 
 @register_trainer("separate")

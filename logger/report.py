@@ -1,7 +1,7 @@
 """Compare runs: one line per run, best first.
 
-    python -m base.report                       # every run under runs_dir (runs/)
-    python -m base.report runs/a-* runs/b-*     # these runs (a run group counts as one run)
+    python -m logger.report                       # every run under runs_dir (runs/)
+    python -m logger.report runs/a-* runs/b-*     # these runs (a run group counts as one run)
 
 Columns: run, trainer, backbone, loss, the knobs whose values differ between the listed runs,
 the best epoch's validation macro F1 (18-class, mask, gender, age), best epoch / epochs done and
@@ -21,8 +21,8 @@ import pandas as pd
 
 from base import config as config_lib
 from base.errors import UserError, exit_on_user_error
-from base.fingerprint import BOOKKEEPING
-from base.predictor import GROUP_FILE
+from base.group_file import GROUP_FILE
+from logger.fingerprint import BOOKKEEPING
 
 SHOWN = ("trainer", "backbone", "loss")  # always a column of their own
 SCORES = {"f1": "val_f1", "mask": "val_f1_mask", "gender": "val_f1_gender", "age": "val_f1_age"}
@@ -130,7 +130,7 @@ def _duration(seconds: float) -> str:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    ap = argparse.ArgumentParser(prog="python -m base.report", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m logger.report", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="*", metavar="RUN_DIR", help="run or run group folders (default: all in runs/)")
     args = ap.parse_args(argv)

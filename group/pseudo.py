@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from base import predictor
 from base.atomic import write_csv
 from base.config import Config
 from base.errors import UserError
 from base.run_dir import setup_logging
-from base.run_group import RunGroup
 from data_loader import pseudo_labels
 from data_loader.layout import data_root, read_eval
+from group.registry import register_group
+from group.run_group import RunGroup
+from predict import predictor
 
 
+@register_group("pseudo")
 class PseudoLabelling(RunGroup):
     kind = "pseudo"
     combine = "mean"

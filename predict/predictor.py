@@ -1,9 +1,9 @@
 """Folders that predict: a run (one model) or a run group (its members combined).
 
 Either way the answer is (N, 18) class probabilities in table order, so inference, group
-validation and ensembles treat every kind of model alike. A run group folder holds
-group.json: {"kind", "combine": "product" | "mean", "members": [sub-folders]}. "product" is for
-models of different attributes (mask x gender x age); "mean" averages models of one target.
+validation and ensembles treat every kind of model alike. A run group folder holds group.json
+(base/group_file.py): its members and how they combine, "product" for models of different
+attributes (mask x gender x age), "mean" for models of one target.
 `validation()` predicts what a folder was validated on: a run's held-out persons, a k-fold
 group's out-of-fold predictions, another group's shared validation persons.
 """
@@ -17,15 +17,9 @@ import numpy as np
 import pandas as pd
 
 from base import config as config_lib
-from base.atomic import write_text
 from base.errors import UserError
-
-GROUP_FILE = "group.json"
-
-
-def write_group(folder: Path, kind: str, combine: str, members: list[str]) -> None:
-    spec = {"kind": kind, "combine": combine, "members": members}
-    write_text(folder / GROUP_FILE, json.dumps(spec, indent=2) + "\n")
+from base.group_file import GROUP_FILE
+from trainer import get_trainer  # the package: every trainer registered
 
 
 def combine_probabilities(probs: list[np.ndarray], how: str, weights: Sequence[float] | None = None) -> np.ndarray:
@@ -41,8 +35,6 @@ class RunPredictor:
     """One trained run: its trainer, with the weights of its configured checkpoint."""
 
     def __init__(self, run: Path, changes: dict):
-        from trainer import get_trainer  # trainers build on base/, so look them up late
-
         self.run = run
         saved = json.loads((run / "config.json").read_text())
         # The checkpoint brings the weights: never download or read the backbone's own.

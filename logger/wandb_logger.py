@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 
-from base import plots
 from base.callbacks import Callback
 from base.errors import optional_import
-from base.predictor import GROUP_FILE
-from base.run_artifacts import confusion_figure, views
+from base.group_file import GROUP_FILE
+from logger import plots
+from logger.run_artifacts import confusion_figure, views
 
 
 class WandbLogger(Callback):

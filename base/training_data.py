@@ -1,0 +1,46 @@
+"""What a BaseTrainer reads: the rows it trains on and the loaders that batch a table.
+
+    training_rows(cfg, table)     the train split plus the `pseudo_labels` rows (checked images)
+    build_loader(cfg, table, train, world, device)   batches of `table` from the decoded-image
+                                  cache; training ones reproducible per epoch (EpochSampler,
+                                  weighted when `sampler = "weighted"`); under DDP each process
+                                  gets its share
+"""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from base import distributed
+from base.base_data_loader import BaseDataLoader
+from base.distributed import World
+from data_loader import image_cache, pseudo_labels
+from data_loader.datasets import FaceDataset, image_reader
+from data_loader.layout import data_root
+from data_loader.samplers import EpochSampler, inverse_frequency
+from data_loader.transforms import build_transform
+from data_loader.verify import check_images
+
+
+def training_rows(cfg, table: pd.DataFrame) -> pd.DataFrame:
+    """`table` (the train split), plus the `pseudo_labels` rows when the config names a file."""
+    if cfg.pseudo_labels:
+        extra = pseudo_labels.training_rows(cfg.pseudo_labels, data_root(cfg))
+        extra = check_images(extra, "pseudo-labelled", cfg.skip_bad_images)
+        table = pd.concat([table, extra], ignore_index=True)
+    return table
+
+
+def build_loader(cfg, table: pd.DataFrame, train: bool, world: World, device: torch.device) -> BaseDataLoader:
+    """Batches of `table` from the decoded-image cache; under DDP each process gets its share."""
+    if train:
+        weights = None
+        if cfg.sampler == "weighted":
+            column = {"class": "label", "age": "age_group"}.get(cfg.sampler_target, cfg.sampler_target)
+            weights = inverse_frequency(table[column].to_numpy())
+        sampler = EpochSampler(len(table), cfg.seed, weights, num_replicas=world.size, rank=world.rank)
+    else:
+        sampler = distributed.ShardSampler(len(table), world) if world.enabled else None
+    images = image_cache.load(table["file"].tolist(), cfg)
+    dataset = FaceDataset(table, build_transform(cfg, train), images, image_reader(cfg))
+    return BaseDataLoader(dataset, cfg, train, sampler=sampler, device=device)

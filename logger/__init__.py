@@ -1,0 +1,40 @@
+"""What watches a run without being part of it: the callbacks BaseTrainer calls and what they write.
+
+    run_artifacts.py      the run folder's pictures, and summary.json (summary.py)
+    plots.py              the figures themselves (matplotlib, off-screen)
+    fingerprint.py        config hash and data fingerprint, for summary.json and the report
+    tensorboard_logger.py, wandb_logger.py   the optional loggers
+    report.py             python -m logger.report: compare runs, best first
+
+Importing this package registers the watchers with base/callbacks.py, in this order: run
+artefacts (always: summary.json, and the pictures when `plots`), TensorBoard (`tensorboard`),
+Weights & Biases (`wandb`). trainer/ imports it, so every training gets them.
+"""
+from __future__ import annotations
+
+from base.callbacks import Callback, register_callback
+
+
+@register_callback("run_artifacts")
+def _run_artifacts(cfg) -> Callback:
+    from logger.run_artifacts import RunArtifacts
+
+    return RunArtifacts(cfg)
+
+
+@register_callback("tensorboard")
+def _tensorboard(cfg) -> Callback | None:
+    if not cfg.tensorboard:
+        return None
+    from logger.tensorboard_logger import TensorBoardLogger
+
+    return TensorBoardLogger(cfg)
+
+
+@register_callback("wandb")
+def _wandb(cfg) -> Callback | None:
+    if not cfg.wandb:
+        return None
+    from logger.wandb_logger import WandbLogger
+
+    return WandbLogger(cfg)
