@@ -28,7 +28,7 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
         return None
     if amp == "fp16" and device.type != "cuda":
         raise UserError("config knob 'amp': fp16 needs a CUDA device; use bf16 on CPU, or amp=off")
-    if amp == "fp16" or (amp == "auto" and device.type == "cuda" and not native_bf16()):
+    if amp == "fp16" or (amp == "auto" and not native_bf16()):  # auto off CUDA returned above
         return torch.float16
     return torch.bfloat16
 
