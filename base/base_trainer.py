@@ -82,6 +82,8 @@ class BaseTrainer(CheckpointMixin):
         self.model = self.build_model().to(self.device, memory_format=self.memory_format)
         self.log = setup_logging()
         self.callbacks = Callbacks([])  # fit() builds the configured ones (base/callbacks.py)
+        self.extra_callbacks: list = []  # added to the configured ones by fit(), e.g. a tuner's reporter
+        self.stop_reason: str | None = None  # set by stop(): no further epoch starts
 
     # ---- the science: subclasses override these -------------------------------------------
     def build_model(self) -> BaseModel:
@@ -129,7 +131,7 @@ class BaseTrainer(CheckpointMixin):
         saved = None
         if resume and run is not None and (Path(run) / "last.pt").exists():
             saved = self.load_weights(Path(run) / "last.pt")  # another model's checkpoint changes nothing
-        self.callbacks = build_callbacks(cfg) if self.world.main else Callbacks([])  # rank 0 watches
+        self.callbacks = Callbacks([*build_callbacks(cfg).items, *self.extra_callbacks] if self.world.main else [])
         self.run = distributed.broadcast(
             run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run") if self.world.main else None, self.world)
         with run_dir.removed_without_checkpoint(self.run, fresh=not resume and self.world.main):
@@ -171,12 +173,15 @@ class BaseTrainer(CheckpointMixin):
                                self.steps_per_epoch)
 
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
-        """Epochs `start`..epochs, until early stopping or the time limit; a restored self.progress
-        resumes inside `start`."""
+        """Epochs `start`..epochs, until early stopping, the time limit or a callback's `stop()`;
+        a restored self.progress resumes inside `start`."""
         startup = time.perf_counter() - self.started  # reading, checking and caching the images
         self.budget = TimeBudget.start(self.cfg.time_limit_minutes, startup, self.history, self.progress)
         for epoch in range(start, self.cfg.epochs + 1):
             if self.cfg.patience and self.stale >= self.cfg.patience or epoch > self.updater.schedule.epochs:
+                break
+            if distributed.broadcast(self.stop_reason, self.world):  # rank 0's callbacks decide for all
+                self.log.info(f"stopped after epoch {epoch - 1}: {self.stop_reason}")
                 break
             if self.progress is None:
                 self.progress = EpochProgress(epoch, lr=self.updater.optimizer.param_groups[0]["lr"])
@@ -279,6 +284,12 @@ class BaseTrainer(CheckpointMixin):
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
+
+    def stop(self, reason: str) -> None:
+        """Finish the epoch that is ending and start no other; fit() then ends as usual (best
+        row, callbacks' on_fit_end), and last.pt lets a resume go on. For callbacks (a tuner's
+        pruner): rank 0 decides, every process stops."""
+        self.stop_reason = reason
 
     def save_last(self, epoch: int) -> None:
         """last.pt after `epoch` finished epochs (and self.progress's steps of the next); every

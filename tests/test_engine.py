@@ -237,3 +237,21 @@ def test_resume_is_exact_with_ema_accumulation_clipping_and_plateau(tiny_overrid
     ma, mb = pd.read_csv(straight / "metrics.csv"), pd.read_csv(stopped / "metrics.csv")
     cols = [c for c in ma.columns if c != "seconds"]
     pd.testing.assert_frame_equal(ma[cols], mb[cols])
+
+
+def test_a_callback_stop_ends_the_run_after_its_epoch_with_a_complete_folder(tiny_cfg):
+    from base.callbacks import Callback
+    from trainer import get_trainer
+
+    class StopAtOne(Callback):
+        def on_epoch_end(self, trainer, row, improved, val_probs):
+            if row["epoch"] == 1:
+                trainer.stop("enough")
+
+    trainer = get_trainer("single")(tiny_cfg.replace(epochs=3))
+    trainer.extra_callbacks.append(StopAtOne())
+    best = trainer.fit()
+    assert best["epoch"] == 1 and trainer.stop_reason == "enough"
+    assert pd.read_csv(trainer.run / "metrics.csv")["epoch"].tolist() == [1]
+    assert (trainer.run / "best.pt").is_file() and (trainer.run / "last.pt").is_file()
+    assert (trainer.run / "summary.json").is_file()  # on_fit_end ran: the run ended as usual

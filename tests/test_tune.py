@@ -1,0 +1,170 @@
+"""tune.py: a pruned, resumable, parallel Optuna search whose trials are ordinary runs.
+
+Needs the extra (pip install -e ".[tune]"); without it only the install message is tested."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import tune
+from base import config as config_lib
+
+ROOT = Path(__file__).resolve().parent.parent
+# lr spans three decades, so some trials learn and some do not: the pruner has something to cut.
+SPACE = '''
+def space(trial):
+    return {"lr": trial.suggest_float("lr", 1e-5, 3e-2, log=True),
+            "age_thresholds": (30, trial.suggest_int("old_from", 56, 60)),
+            "loss": trial.suggest_categorical("loss", ["ce", "label_smoothing"])}
+'''
+
+
+def _space(tmp_path: Path, text: str = SPACE, name: str = "space.py") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _args(tiny_overrides: list[str], *more: str) -> list[str]:
+    return [a for s in [*tiny_overrides, *more] for a in ("--set", s)]
+
+
+def _study(tmp_path: Path) -> Path:
+    (folder,) = (tmp_path / "runs").glob("tune-*")
+    return folder
+
+
+def _trials(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "trials.csv")
+
+
+def test_without_optuna_tune_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna raises ImportError
+    with pytest.raises(SystemExit) as exit_:
+        tune.main(["--space", str(_space(tmp_path)), "--trials", "2"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and 'pip install -e ".[tune]"' in err
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("def space(trial):\n    return {'lr_max': 0.1}\n", "unknown config knob 'lr_max'"),
+    ("def space(trial):\n    return {'epochs': trial.suggest_categorical('e', ['many'])}\n", "'epochs'"),
+    # only the third choice is wrong: the dry trials must take every choice
+    ("def space(trial):\n    return {'augment': trial.suggest_categorical('a', ['basic', 'strong', 'heavy'])}\n",
+     "'heavy'"),
+    ("def space(trial):\n    return {'seed': trial.suggest_int('s', 1, 9)}\n", "cannot be searched"),
+    ("def space(trial):\n    return [('lr', 0.1)]\n", "must return a dict"),
+    ("def objective(trial):\n    return {}\n", "defines no function space(trial)"),
+    ("def space(trial):\n    return {'lr': trial.suggest_float('lr', 1e-3)}\n", "space(trial) failed"),
+])
+def test_a_bad_space_ends_in_one_line_before_any_trial(tiny_overrides, tmp_path, capsys, text, expected):
+    pytest.importorskip("optuna")
+    with pytest.raises(SystemExit) as exit_:
+        tune.main(["--space", str(_space(tmp_path, text)), "--trials", "2", *_args(tiny_overrides)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and expected in err, err
+    assert not list((tmp_path / "runs").glob("tune-*")), "no study folder before the space is known good"
+
+
+def test_a_pruned_study_writes_trials_csv_pictures_and_a_best_py_train_accepts(tiny_overrides, tmp_path):
+    pytest.importorskip("optuna")
+    folder = tune.main(["--space", str(_space(tmp_path)), "--trials", "6", "--pruner", "asha",
+                        *_args(tiny_overrides, "epochs=3")])
+    trials = _trials(folder)
+    assert len(trials) == 6 and set(trials["state"]) <= {"complete", "pruned"}
+    pruned, complete = trials[trials["state"] == "pruned"], trials[trials["state"] == "complete"]
+    assert len(pruned) >= 1 and len(complete) >= 1
+    assert (pruned["epochs"] < 3).all() and (complete["epochs"] == 3).all()  # pruned = fewer epochs
+    assert {"param_lr", "param_old_from", "param_loss", "value", "best_epoch", "minutes"} <= set(trials.columns)
+    for row in trials.itertuples():  # every trial an ordinary run folder, pruned ones included
+        run = folder / row.folder
+        assert (run / "best.pt").is_file() and len(pd.read_csv(run / "metrics.csv")) == row.epochs
+        assert json.loads((run / "config.json").read_text())["lr"] == pytest.approx(row.param_lr)
+    for picture in ("history", "importances", "intermediate"):
+        assert (folder / f"{picture}.png").stat().st_size > 1000
+    best = trials.loc[complete["value"].idxmax()]
+    cfg = config_lib.load(folder / "best.py")
+    assert cfg.lr == pytest.approx(best["param_lr"]) and cfg.age_thresholds == (30, best["param_old_from"])
+    assert cfg.loss == best["param_loss"] and cfg.runs_dir == str(tmp_path / "runs")
+    assert cfg.name == "run-tuned" and cfg.epochs == 3
+    result = subprocess.run([sys.executable, "train.py", "--config", str(folder / "best.py"), "--set", "epochs=1"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    _dashboard_lists(folder)
+
+
+def _dashboard_lists(folder: Path) -> None:
+    """optuna-dashboard (README: optuna-dashboard <study>/journal.log) reads the study's storage."""
+    dashboard = pytest.importorskip("optuna_dashboard")
+    from wsgiref.util import setup_testing_defaults
+
+    from tuning import engine
+
+    environ = {"PATH_INFO": "/api/studies"}
+    setup_testing_defaults(environ)
+    status = []
+    body = b"".join(dashboard.wsgi(engine.storage("", folder))(environ, lambda s, h, e=None: status.append(s)))
+    assert status == ["200 OK"] and folder.name.encode() in body
+
+
+def test_kill_9_during_trial_3_then_resume_finishes_exactly_6(tiny_overrides, tmp_path):
+    pytest.importorskip("optuna")
+    argv = [sys.executable, "tune.py", "--space", str(_space(tmp_path)), "--trials", "6", "--pruner", "none",
+            *_args(tiny_overrides, "epochs=3")]
+    tuner = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "runs").glob("tune-*/trial-0002")):
+            assert tuner.poll() is None, f"the tuner ended before trial 3: {tuner.stderr.read()}"
+            assert time.monotonic() < deadline, "trial 3 did not start within 300 s"
+            time.sleep(0.05)
+    finally:
+        os.kill(tuner.pid, signal.SIGKILL)
+    assert tuner.wait() == -signal.SIGKILL
+    folder = _study(tmp_path)
+    resumed = subprocess.run([sys.executable, "tune.py", "--resume", str(folder)], cwd=ROOT, capture_output=True,
+                             text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = _trials(folder)
+    assert (trials["state"].isin(["complete", "pruned"])).sum() == 6
+    killed = trials[trials["number"] == 2].iloc[0]
+    assert killed["state"] == "fail" and "interrupted" in killed["reason"]
+    retry = trials[(trials["number"] > 2) & (trials["param_lr"] == killed["param_lr"])]
+    assert len(retry) == 1  # the interrupted trial's params, tried once more
+    drawn = list(zip(trials["param_lr"], trials["param_old_from"], strict=True))
+    assert len(set(drawn)) == 6, "a resumed sampler must not draw the first run's trials again"
+    assert trials["folder"].is_unique and trials["number"].is_unique
+    assert sorted(p.name for p in folder.glob("trial-*")) == sorted(trials["folder"])
+
+
+def test_two_workers_on_one_storage_finish_n_trials_without_clashing(tiny_overrides, tmp_path):
+    pytest.importorskip("optuna")
+    folder = tune.main(["--space", str(_space(tmp_path)), "--trials", "4", "--workers", "2", "--pruner", "none",
+                        *_args(tiny_overrides, "epochs=2")])
+    trials = _trials(folder)
+    assert len(trials) == 4 and (trials["state"] == "complete").all()
+    assert trials["folder"].is_unique and sorted(p.name for p in folder.glob("trial-*")) == sorted(trials["folder"])
+    starts = [line.split()[2] for line in (folder / "tune.log").read_text().splitlines() if " starts " in line]
+    assert len(starts) == 4 and len(set(starts)) == 2, "both processes ran trials"
+
+
+def test_a_database_storage_runs_trials_with_heartbeats(tiny_overrides, tmp_path):
+    pytest.importorskip("optuna")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    folder = tune.main(["--space", str(_space(tmp_path)), "--trials", "2", "--storage", url, "--study-name", "shared",
+                        *_args(tiny_overrides)])
+    assert (_trials(folder)["state"] == "complete").sum() == 2 and not (folder / "journal.log").exists()
+    import optuna
+
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert len(study.trials) == 2  # a second machine joins by the same --storage and --study-name

@@ -1,0 +1,123 @@
+"""The search space: a Python file with `def space(trial) -> dict`, define-by-run.
+
+    def space(trial):
+        return {"lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
+                "age_thresholds": (30, trial.suggest_int("old_from", 56, 60))}
+
+The dict maps config knobs to values; they go on top of the study's base config for that trial.
+`check` calls space() on dry trials (every suggestion at its low end, at its high end, and every
+categorical choice in turn) and validates each resulting config, so an unknown knob, a wrong type
+or a value a knob refuses is reported before the first trial runs, not at trial 17 overnight.
+"""
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from base import config as config_lib
+from base.errors import UserError
+from data_loader.transforms import PRESETS
+from model.tta import VIEWS
+
+Space = Callable[[Any], Mapping[str, Any]]
+
+# Knobs a space may not search: they would validate trials on other persons or other labels, score
+# them by another metric, or are the tuner's to set; trials must compare like with like.
+FIXED = {"seed": "picks the validation persons", "folds": "picks the validation persons",
+         "fold": "picks the validation persons", "data_dir": "is the data every trial is scored on",
+         "demo_persons": "is the data", "demo_eval_persons": "is the data", "demo_image_size": "is the data",
+         "demo_seed": "is the data", "corrections": "changes the validation labels",
+         "monitor": "is the study's objective", "monitor_mode": "is the study's direction",
+         "runs_dir": "is set by the tuner", "name": "is set by the tuner"}
+
+
+def load(path: str | Path) -> Space:
+    path = Path(path)
+    if path.suffix != ".py" or not path.is_file():
+        raise UserError(f"--space {path}: not a Python file; pass a file with def space(trial), "
+                        "such as configs/space.py")
+    spec = importlib.util.spec_from_file_location(f"mask18_space_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the user's file: its own error, in one line
+        raise UserError(f"--space {path}: cannot be run: {type(error).__name__}: {error}") from None
+    space = getattr(module, "space", None)
+    if not callable(space):
+        raise UserError(f"--space {path}: defines no function space(trial); "
+                        "write def space(trial): return {knob: trial.suggest_...(...)}")
+    return space
+
+
+class DryTrial:
+    """Stands in for an Optuna trial: suggestion `pick` of each kind, without a study.
+
+    pick 0 takes every low end and first choice, pick 1 every high end and second choice, and so
+    on (categoricals cycle through all their choices over enough picks)."""
+
+    def __init__(self, pick: int):
+        self.pick, self.params, self.number = pick, {}, -1
+        self.user_attrs: dict[str, Any] = {}
+        self.widest = 2  # the most choices of a categorical drawn so far (low and high make 2)
+
+    def _keep(self, name: str, value: Any) -> Any:
+        self.params[name] = value
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        return self._keep(name, float(high if self.pick % 2 else low))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        return self._keep(name, int(low + (high - low) // step * step if self.pick % 2 else low))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        self.widest = max(self.widest, len(choices))
+        return self._keep(name, list(choices)[self.pick % len(choices)])
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.user_attrs[key] = value
+
+    def report(self, value: float, step: int) -> None:
+        pass
+
+    def should_prune(self) -> bool:
+        return False
+
+
+def trial_config(space: Space, trial: Any, base: config_lib.Config, where: str) -> tuple[config_lib.Config, dict]:
+    """(the trial's validated config, the knobs the space set)."""
+    try:
+        knobs = space(trial)
+    except UserError:
+        raise
+    except Exception as error:
+        raise UserError(f"{where}: space(trial) failed: {type(error).__name__}: {error}") from None
+    if not isinstance(knobs, Mapping):
+        raise UserError(f"{where}: space(trial) must return a dict of config knobs, got {type(knobs).__name__}")
+    knobs = dict(knobs)
+    for knob in knobs:
+        if knob in FIXED:
+            raise UserError(f"{where}: knob {knob!r} cannot be searched: it {FIXED[knob]}; set it in the base "
+                            "config (--config/--set) instead")
+    cfg = config_lib.build({**base.to_dict(), **knobs}, source=f"{where}: space(trial)")
+    try:  # the names train.py checks at start-up
+        PRESETS.get(cfg.augment)
+        for view in cfg.tta:
+            VIEWS.get(view)
+    except UserError as error:
+        raise UserError(f"{where}: {error}") from None
+    return cfg, knobs
+
+
+def check(space: Space, base: config_lib.Config, path: str | Path) -> int:
+    """Run space() on dry trials until every categorical choice was taken; return how many ran."""
+    picks, pick = 2, 0
+    while pick < min(picks, 64):
+        trial = DryTrial(pick)
+        trial_config(space, trial, base, where=f"--space {path} (dry trial {pick})")
+        picks = max(picks, trial.widest)  # a choice shown only in a branch widens it when drawn
+        pick += 1
+    return pick

@@ -1,0 +1,175 @@
+"""The tuner's loop in one process, the K processes of --workers, and what --resume repairs.
+
+Each process loops: under a file lock in the study folder, count the trials that are finished
+(complete or pruned) or running; if they reach --trials (or --timeout has passed) stop, else ask
+Optuna for the next trial; then, outside the lock, train it and tell Optuna how it ended. The
+lock makes the count and the ask one step, so K processes on one machine finish exactly N trials;
+processes on other machines (--storage URL) share the storage but not the lock, and may overshoot
+by one trial each. Failed trials do not count: the study goes on until N trials finished.
+"""
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from base.errors import UserError
+from tuning import engine, results
+from tuning import space as space_lib
+from tuning import trial as trial_lib
+from tuning.study_dir import SPACE_COPY, Settings, logger
+
+LOCK = ".ask.lock"
+
+
+@contextmanager
+def ask_lock(study_dir: Path) -> Iterator[None]:
+    with open(study_dir / LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_study(settings: Settings, study_dir: Path, worker: int = 0, create: bool = False, storage=None):
+    opt = engine.optuna()
+    base = settings.base_config
+    direction = "maximize" if base.monitor_mode == "max" else "minimize"
+    storage = storage or engine.storage(settings.storage, study_dir)
+    kwargs = {"study_name": settings.study_name, "storage": storage,
+              "sampler": engine.sampler(settings.sampler, base.seed),
+              "pruner": engine.pruner(settings.pruner)}
+    if create:
+        return opt.create_study(direction=direction, load_if_exists=True, **kwargs)
+    try:
+        study = opt.load_study(**kwargs)
+    except KeyError:
+        raise UserError(f"{study_dir}: the storage has no study {settings.study_name!r}; "
+                        "start a new study without --resume") from None
+    # A sampler seeded as in the first run would draw the first run's random start-up trials again
+    # after a resume: the seed moves on with the trials already in the study (and differs per worker).
+    study.sampler = engine.sampler(settings.sampler, base.seed + 7919 * worker + len(study.get_trials(deepcopy=False)))
+    return study
+
+
+def finished(study) -> int:
+    return sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
+
+
+def work(study_dir: Path, settings: Settings, worker: int = 0) -> None:
+    """Run trials until the study has `settings.trials` finished ones or the timeout passed."""
+    opt = engine.optuna()
+    log = logger(study_dir)
+    space = space_lib.load(study_dir / SPACE_COPY)
+    storage = engine.storage(settings.storage, study_dir)
+    study = open_study(settings, study_dir, worker, storage=storage)
+    deadline = time.monotonic() + settings.timeout_minutes * 60 if settings.timeout_minutes else math.inf
+    states = {"complete": opt.trial.TrialState.COMPLETE, "pruned": opt.trial.TrialState.PRUNED,
+              "fail": opt.trial.TrialState.FAIL}
+    while True:
+        with ask_lock(study_dir):
+            if beats(storage):  # a trial of a dead machine is failed (and queued again) first
+                opt.storages.fail_stale_trials(study)
+            trials = study.get_trials(deepcopy=False)
+            taken = sum(t.state.name in ("COMPLETE", "PRUNED", "RUNNING") for t in trials)
+            if settings.trials and taken >= settings.trials or time.monotonic() >= deadline:
+                break
+            trial = study.ask()
+        log.info(f"trial {trial.number} starts (worker {worker})")
+        try:
+            with heartbeat(storage, trial):
+                outcome = trial_lib.run(trial, space, settings, study_dir)
+        except KeyboardInterrupt:
+            trial.set_user_attr("reason", "interrupted (Ctrl-C); tune.py --resume goes on")
+            study.tell(trial, state=states["fail"])
+            results.write(study_dir, study, settings)
+            raise
+        if outcome.state == "complete":
+            study.tell(trial, outcome.value)
+        else:
+            study.tell(trial, state=states[outcome.state])
+        log.info(f"trial {trial.number} {outcome.state}"
+                 + (f": {outcome.monitor} {outcome.value:.4f}" if not math.isnan(outcome.value) else "")
+                 + (f" ({outcome.reason})" if outcome.reason else ""))
+        results.write(study_dir, study, settings)
+    results.write(study_dir, study, settings)
+    log.info(results.summary_line(study))
+
+
+def beats(storage) -> bool:
+    """Whether the storage keeps trial heartbeats (a database with heartbeat_interval)."""
+    return bool(getattr(storage, "get_heartbeat_interval", lambda: None)())
+
+
+@contextmanager
+def heartbeat(storage, trial) -> Iterator[None]:
+    """Optuna beats for trials it runs in study.optimize; an asked trial needs its own beat."""
+    if not beats(storage):
+        yield
+        return
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.is_set():
+            storage.record_heartbeat(trial._trial_id)
+            done.wait(storage.get_heartbeat_interval())
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def recover(study_dir: Path, settings: Settings) -> list[int]:
+    """After a crash or kill -9: trials left running are marked failed, and each one's params are
+    queued once more (a retry is not retried again). With the journal file every running trial is
+    this folder's and none runs (--resume is for a study whose tuner stopped); a database's trials
+    may be other machines' live ones, so there only those whose heartbeat stopped are failed."""
+    opt = engine.optuna()
+    storage = engine.storage(settings.storage, study_dir)
+    study = open_study(settings, study_dir, storage=storage)
+    if beats(storage):
+        before = {t.number for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"}
+        opt.storages.fail_stale_trials(study)  # the storage's callback queues each one again
+        return sorted(before - {t.number for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"})
+    stale = [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+    for frozen in stale:
+        live = opt.trial.Trial(study, frozen._trial_id)  # Optuna has no public handle on a past trial
+        live.set_user_attr("reason", "interrupted: the tuner stopped during this trial")
+        study.tell(frozen.number, state=opt.trial.TrialState.FAIL)
+        if "retry_of" not in frozen.user_attrs:
+            study.enqueue_trial(frozen.params, user_attrs={"retry_of": frozen.number})
+    return [t.number for t in stale]
+
+
+def spawn(study_dir: Path, settings: Settings, workers: int) -> None:
+    """`workers` processes on the study, one CUDA device each when there are several; on the CPU
+    the cores are shared out, so K trainings do not fight over every core."""
+    import torch
+
+    devices = torch.cuda.device_count()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    procs = []
+    for index in range(workers):
+        env = dict(os.environ)
+        if devices > 1:
+            env["CUDA_VISIBLE_DEVICES"] = str(index % devices)
+        elif devices == 0:
+            env["OMP_NUM_THREADS"] = str(threads)
+        procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent.parent / "tune.py"),
+                                       "--worker", str(study_dir), "--worker-index", str(index)], env=env))
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        raise UserError(f"{sum(c != 0 for c in codes)} of {workers} workers stopped with an error (above); "
+                        f"python tune.py --resume {study_dir} goes on")
