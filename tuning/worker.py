@@ -90,6 +90,8 @@ def work(study_dir: Path, settings: Settings, worker: int = 0) -> None:
         except KeyboardInterrupt:
             trial.set_user_attr("reason", "interrupted (Ctrl-C); tune.py --resume goes on")
             study.tell(trial, state=states["fail"])
+            if "retry_of" not in trial.user_attrs:  # as after kill -9: its params run once more
+                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             results.write(study_dir, study, settings)
             raise
         if outcome.state == "complete":
