@@ -160,12 +160,15 @@ def main() -> None:
     knobs = [*protocol_knobs(args.protocol, args.weights_file), *args.set]
     print(f"protocol {args.protocol}: " + " ".join(knobs), flush=True)
     rows = []
+    stems = [p.stem for p in presets]
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(args.keep) if args.keep else Path(scratch)
         for preset in presets:
+            # Two presets of one name (configs/best.py and a study's best.py) keep their folder in the label.
+            name = preset.stem if stems.count(preset.stem) == 1 else f"{preset.parent.name}/{preset.stem}"
             for seed in args.seeds:
-                folder = base / f"{preset.stem}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-                label = " ".join([preset.stem, *args.set])
+                folder = base / f"{name.replace('/', '-')}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+                label = " ".join([name, *args.set])
                 new = run_preset(str(preset), seed, knobs, data.resolve(), folder.resolve(), scorer, label)
                 rows += new
                 print("\n".join(markdown(row) for row in new), flush=True)

@@ -1,8 +1,8 @@
 """Search on real faces under a fixed budget, then retrain the winner under protocol P beside
 the hand-made preset, and score both on the facebench eval set.
 
-    python bench/tune_facebench.py [--trials 12] [--timeout 24] [--trial-minutes 2.5]
-                                   [--search-size 64,64] [--seeds 42] [--facebench DIR] [--keep DIR]
+    python bench/tune_facebench.py [--trials 12] [--timeout 15] [--trial-minutes 3]
+                                   [--search-size 48,48] [--seeds 42] [--facebench DIR] [--keep DIR]
 
 1. `tune.py --config configs/best.py --space configs/space.py` on the facebench build, P's model
    (mobilenetv3_small_100 from scratch) at --search-size with --trial-minutes per trial (a cheaper
@@ -33,9 +33,9 @@ from bench.presets import built_facebench  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=12)
-    ap.add_argument("--timeout", type=float, default=24.0, help="minutes of search (default: %(default)s)")
-    ap.add_argument("--trial-minutes", type=float, default=2.5)
-    ap.add_argument("--search-size", default="64,64")
+    ap.add_argument("--timeout", type=float, default=15.0, help="minutes of search (default: %(default)s)")
+    ap.add_argument("--trial-minutes", type=float, default=3.0)
+    ap.add_argument("--search-size", default="48,48")
     ap.add_argument("--seeds", type=int, nargs="+", default=[42])
     ap.add_argument("--facebench", default=str(ROOT.parent / "shared" / "facebench"))
     ap.add_argument("--keep", help="keep the study and the runs in this folder (default: a temporary one)")

@@ -168,3 +168,24 @@ def test_a_database_storage_runs_trials_with_heartbeats(tiny_overrides, tmp_path
 
     study = optuna.load_study(study_name="shared", storage=url)
     assert len(study.trials) == 2  # a second machine joins by the same --storage and --study-name
+
+
+def test_ctrl_c_marks_the_trial_failed_and_resume_runs_its_params_first(tiny_overrides, tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    from tuning import trial as trial_lib
+
+    def interrupted(trial, *args):
+        trial.set_user_attr("folder", "trial-0000")
+        raise KeyboardInterrupt
+
+    real = trial_lib.run
+    monkeypatch.setattr(trial_lib, "run", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        tune.main(["--space", str(_space(tmp_path)), "--trials", "1", *_args(tiny_overrides)])
+    assert exit_.value.code == 130
+    folder = _study(tmp_path)
+    monkeypatch.setattr(trial_lib, "run", real)
+    tune.main(["--resume", str(folder)])
+    trials = _trials(folder)
+    assert trials["state"].tolist() == ["fail", "complete"]
+    assert trials["param_lr"][0] == trials["param_lr"][1]  # the interrupted trial's params, run again
