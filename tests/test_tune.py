@@ -174,8 +174,8 @@ def test_ctrl_c_marks_the_trial_failed_and_resume_runs_its_params_first(tiny_ove
     pytest.importorskip("optuna")
     from tuning import trial as trial_lib
 
-    def interrupted(trial, *args):
-        trial.set_user_attr("folder", "trial-0000")
+    def interrupted(trial, space, *args):
+        space(trial)  # the params are drawn, then Ctrl-C comes while the trial trains
         raise KeyboardInterrupt
 
     real = trial_lib.run
