@@ -4,15 +4,13 @@ Needs the extra (pip install -e ".[tune]"); without it only the install message 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from processes import kill_9_when
 
 import tune
 from base import config as config_lib
@@ -122,15 +120,7 @@ def test_kill_9_during_trial_3_then_resume_finishes_exactly_6(tiny_overrides, tm
     argv = [sys.executable, "tune.py", "--space", str(_space(tmp_path)), "--trials", "6", "--pruner", "none",
             *_args(tiny_overrides, "epochs=3")]
     tuner = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not list((tmp_path / "runs").glob("tune-*/trial-0002")):
-            assert tuner.poll() is None, f"the tuner ended before trial 3: {tuner.stderr.read()}"
-            assert time.monotonic() < deadline, "trial 3 did not start within 300 s"
-            time.sleep(0.05)
-    finally:
-        os.kill(tuner.pid, signal.SIGKILL)
-    assert tuner.wait() == -signal.SIGKILL
+    kill_9_when(tuner, lambda: bool(list((tmp_path / "runs").glob("tune-*/trial-0002"))), "start of trial 3")
     folder = _study(tmp_path)
     resumed = subprocess.run([sys.executable, "tune.py", "--resume", str(folder)], cwd=ROOT, capture_output=True,
                              text=True)
