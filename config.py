@@ -43,7 +43,11 @@ face_crop_fallback: float = 0.6  # no face found: keep this share of the picture
 image_size: tuple[int, int] = (64, 48)    # what the model sees (height, width); real photos: 384x288
 augment: str = "basic"           # preset: "none" (resize only), "basic" (+ horizontal flip), "strong"
                                  # (+ shift-scale-rotate, noise, blur, colour, brightness/contrast,
-                                 # cutout), "custom" (basic + augment_ops)
+                                 # cutout), "randaugment" (flip + randaugment_n operations of
+                                 # magnitude randaugment_m per picture, cutout among them), "custom"
+                                 # (basic + augment_ops)
+randaugment_n: int = 2           # "randaugment": operations drawn per picture
+randaugment_m: float = 9.0       # "randaugment": their strength, 0 (none) .. 10 (the strongest)
 augment_ops: list[dict[str, Any]] = []  # "custom": albumentations transforms by name with their
                                  # arguments, e.g. [{"name": "GaussNoise", "p": 0.3}]
 resize: Literal["stretch", "pad", "crop"] = "stretch"  # to image_size: stretch, letterbox-pad, or
@@ -63,6 +67,12 @@ cache_size: tuple[int, int] = (0, 0)  # size the cache keeps (height, width); (0
 cache_dir: str = ""              # where disk caches live; "" = $MASK18_CACHE/images
 sampler: Literal["random", "weighted"] = "random"  # weighted: draw rare classes as often as common ones
 sampler_target: Literal["class", "mask", "gender", "age"] = "class"  # whose inverse frequency weighs
+sampler_share: float = 1.0       # share of the training pictures an epoch draws (a new draw every
+                                 # epoch): 0.25 = four times shorter, more frequent epochs (set epochs,
+                                 # warm-up and patience in these shorter epochs)
+drop_ages: list[tuple[int, int]] = []  # leave persons of these ages (inclusive bands) out of training,
+                                 # never out of validation, e.g. [(26, 29), (59, 59)]: the ambiguous
+                                 # ages at the group boundaries
 mix: str = "none"                # batch mixing: "none", "cutmix", "vertical_cutmix" (full-height strip),
                                  # "half" (left half of one face, right of another), "mixup"
 mix_prob: float = 0.5            # share of training batches that are mixed
@@ -127,6 +137,9 @@ monitor_mode: Literal["max", "min"] = "max"
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
 checkpoint_every_steps: int = 0  # also write last.pt every N training steps inside an epoch; 0 = epoch ends only
 keep_last: int = 0               # also keep the last K epochs' checkpoints as epoch-NNN.pt; 0 = none
+average_last: int = 0            # after training, average the validated weights of the last K epochs
+                                 # (batch-norm statistics recomputed), validate the average and save it
+                                 # as averaged.pt (inference.py --checkpoint averaged); 0 = off
 
 # ---- k-fold, pseudo-labels, label fixes ------------------------------------------------------
 kfold: bool = False              # train one run per fold into one group; scores out-of-fold (OOF)
@@ -152,7 +165,13 @@ wandb_mode: Literal["offline", "online"] = "offline"  # offline: files in <run>/
                                  # upload later with `wandb sync`
 
 # ---- inference ------------------------------------------------------------------------------
-checkpoint: Literal["best", "last"] = "best"
+checkpoint: Literal["best", "last", "averaged"] = "best"  # "averaged": needs average_last
 inference_batch_size: int = 128
 tta: list[str] = []              # test-time views averaged with the plain one: "flip", "scale",
                                  # "shift", "brightness" (inference.py --tta overrides)
+person_vote: Literal["off", "vote", "assign"] = "off"  # find each person's pictures among the eval
+                                 # pictures (no labels needed) and decide gender and age per person;
+                                 # "assign": and 5 worn / 1 incorrect / 1 none masks in each group of
+                                 # seven (inference.py --person-vote overrides; README "Person vote")
+person_vote_size: int = 7        # the most pictures one person has among the eval pictures (the
+                                 # competition: 7); no group grows past it; 0 = no limit

@@ -28,7 +28,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from base import checkpoint, distributed, run_dir
+from base import checkpoint, distributed, run_dir, weight_average
 from base.atomic import write_csv
 from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
@@ -41,7 +41,7 @@ from base.errors import UserError
 from base.optim import Schedule, build_optimizer
 from base.run_dir import setup_logging
 from base.time_budget import TimeBudget
-from base.training_data import build_loader, training_rows
+from base.training_data import build_loader, training_rows, unaugmented
 from base.update import Updater, amp_dtype
 from data_loader.labels import encode
 from data_loader.mixing import BatchMixer
@@ -151,6 +151,8 @@ class BaseTrainer(CheckpointMixin):
                           + (f" x {self.world.size} processes" if self.world.enabled else ""))
             self.callbacks.on_fit_start(self, train_table, val_table)
             self.train_epochs(train_loader, val_loader, start)
+            if cfg.average_last:
+                self.average_last_epochs(train_loader, val_loader)
         best = self.best_row()
         self.callbacks.on_fit_end(self, best)
         self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
@@ -274,7 +276,7 @@ class BaseTrainer(CheckpointMixin):
                 checkpoint.save(self.run / "best.pt", self.state(row["epoch"], full=False))
         self.save_last(row["epoch"])
         if self.world.main:
-            checkpoint.keep_last(self.run, row["epoch"], cfg.keep_last)
+            checkpoint.keep_last(self.run, row["epoch"], max(cfg.keep_last, cfg.average_last))
         self.log.info(f"epoch {row['epoch']}/{cfg.epochs}  train_loss {row['train_loss']:.4f}  "
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
@@ -284,6 +286,29 @@ class BaseTrainer(CheckpointMixin):
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
+
+    def average_last_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader) -> dict | None:
+        """averaged.pt: the mean of the last `average_last` epochs' validated weights, batch norm
+        measured anew, validated (averaged.csv); base/weight_average.py."""
+        kept = [(e, p) for e, p in weight_average.epoch_files(self.run) if e <= len(self.history)]
+        kept = kept[-self.cfg.average_last:]
+        if not kept:
+            return None
+        model = self.updater.eval_model
+        model.load_state_dict(weight_average.mean_weights(
+            [weight_average.validated_weights(checkpoint.load(p)) for _, p in kept]))
+        batches = (self.to_device(images) for images, _ in unaugmented(self.cfg, train_loader, self.device))
+        weight_average.recompute_batchnorm(model, batches)
+        epochs = f"{kept[0][0]}-{kept[-1][0]}" if len(kept) > 1 else str(kept[0][0])
+        row = {"epochs": epochs, **self.validate(val_loader)}
+        if self.world.main:
+            state = {**self.state(kept[-1][0], full=False), "averaged_epochs": [e for e, _ in kept]}
+            checkpoint.save(self.run / "averaged.pt", state)
+            write_csv(self.run / "averaged.csv", pd.DataFrame([row]))
+        self.log.info(f"averaged epochs {epochs}: val_loss {row['val_loss']:.4f} val_f1 {row['val_f1']:.4f} "
+                      f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age "
+                      f"{row['val_f1_age']:.3f}); saved averaged.pt (inference.py --checkpoint averaged)")
+        return row
 
     def stop(self, reason: str) -> None:
         """Finish the epoch that is ending and start no other; fit() then ends as usual (best

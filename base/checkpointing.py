@@ -17,6 +17,7 @@ from base import checkpoint
 from base.distributed import gather
 from base.epoch_progress import EpochProgress
 from base.errors import UserError
+from base.weight_average import validated_weights
 
 
 class CheckpointMixin:
@@ -41,9 +42,7 @@ class CheckpointMixin:
         if "model" not in state or made != (self.cfg.backbone, dict(self.heads)):
             raise UserError(f"{path}: made for backbone {made[0]!r} with heads {made[1]}, not {self.cfg.backbone!r} "
                             f"with {dict(self.heads)}; use the run folder it was trained in, or train anew")
-        weights = state["model"]
-        if for_inference and state.get("ema") is not None:  # ModelEmaV3 keeps the model as .module
-            weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+        weights = validated_weights(state) if for_inference else state["model"]
         try:
             self.model.load_state_dict(weights)
         except RuntimeError as err:

@@ -64,6 +64,12 @@ _RULES = {
     "class_weights": (lambda v: not isinstance(v, str) or v in ("none", "inverse", "sqrt_inverse"),
                       "'none', 'inverse', 'sqrt_inverse' or {head: [weights]}"),
     "gallery_size": (lambda v: v >= 0, "0 or more"),
+    "randaugment_n": (lambda v: 0 <= v <= 15, "0..15 (the operations there are)"),
+    "randaugment_m": (lambda v: 0 <= v <= 10, "in 0..10"),
+    "sampler_share": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "drop_ages": (lambda v: all(0 <= lo <= hi for lo, hi in v), "a list of (lowest, highest) ages, e.g. [(26, 29)]"),
+    "average_last": (lambda v: v >= 0, "0 (off) or more"),
+    "person_vote_size": (lambda v: v == 0 or v >= 2, "0 (no limit) or at least 2"),
     "wandb_project": (lambda v: v.strip() != "", "a project name"),
 }
 

@@ -1,13 +1,16 @@
 """What a BaseTrainer reads: the rows it trains on and the loaders that batch a table.
 
-    training_rows(cfg, table)     the train split plus the `pseudo_labels` rows (checked images)
+    training_rows(cfg, table)     the train split less the `drop_ages` persons, plus the
+                                  `pseudo_labels` rows (checked images)
     build_loader(cfg, table, train, world, device)   batches of `table` from the decoded-image
                                   cache; training ones reproducible per epoch (EpochSampler,
                                   weighted when `sampler = "weighted"`); under DDP each process
                                   gets its share
+    unaugmented(cfg, loader, device)   a training loader's pictures without augmentation
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -23,7 +26,14 @@ from data_loader.verify import check_images
 
 
 def training_rows(cfg, table: pd.DataFrame) -> pd.DataFrame:
-    """`table` (the train split), plus the `pseudo_labels` rows when the config names a file."""
+    """`table` (the train split) without the persons whose age falls in a `drop_ages` band, plus
+    the `pseudo_labels` rows when the config names a file."""
+    if cfg.drop_ages:
+        ages = table["age"].to_numpy()
+        dropped = np.zeros(len(table), bool)
+        for low, high in cfg.drop_ages:
+            dropped |= (ages >= low) & (ages <= high)
+        table = table[~dropped].reset_index(drop=True)
     if cfg.pseudo_labels:
         extra = pseudo_labels.training_rows(cfg.pseudo_labels, data_root(cfg))
         extra = check_images(extra, "pseudo-labelled", cfg.skip_bad_images)
@@ -38,9 +48,18 @@ def build_loader(cfg, table: pd.DataFrame, train: bool, world: World, device: to
         if cfg.sampler == "weighted":
             column = {"class": "label", "age": "age_group"}.get(cfg.sampler_target, cfg.sampler_target)
             weights = inverse_frequency(table[column].to_numpy())
-        sampler = EpochSampler(len(table), cfg.seed, weights, num_replicas=world.size, rank=world.rank)
+        sampler = EpochSampler(len(table), cfg.seed, weights, num_replicas=world.size, rank=world.rank,
+                               share=cfg.sampler_share)
     else:
         sampler = distributed.ShardSampler(len(table), world) if world.enabled else None
     images = image_cache.load(table["file"].tolist(), cfg)
     dataset = FaceDataset(table, build_transform(cfg, train), images, image_reader(cfg))
     return BaseDataLoader(dataset, cfg, train, sampler=sampler, device=device)
+
+
+def unaugmented(cfg, loader: BaseDataLoader, device: torch.device) -> BaseDataLoader:
+    """A training loader's pictures in table order through the evaluation pipeline (no
+    augmentation), from the same decoded-image cache: to measure batch-norm statistics on."""
+    data = loader.dataset
+    dataset = FaceDataset(pd.DataFrame({"file": data.files}), build_transform(cfg, False), data.images, data.read)
+    return BaseDataLoader(dataset, cfg, train=False, device=device)

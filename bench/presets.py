@@ -112,6 +112,11 @@ def run_preset(preset: str, seed: int, knobs: list[str], data: Path, runs: Path,
     config = json.loads(next(run.rglob("config.json")).read_text())
     summaries = [json.loads(p.read_text()) for p in run.rglob("summary.json")]
     metrics = pd.concat([pd.read_csv(p) for p in run.rglob("metrics.csv")])
+    averaged = [pd.read_csv(p).iloc[0]["val_f1"] for p in run.rglob("averaged.csv")]
+    if config["checkpoint"] == "averaged":  # inference predicts with averaged.pt: its validation
+        val_f1 = max(averaged, default=float("nan"))
+    else:
+        val_f1 = max(s.get("best", {}).get("val_f1", float("nan")) for s in summaries)
     rows = []
     for tta in ([",".join(config["tta"]), "none"] if config["tta"] else ["none"]):
         out = runs / f"submission-{tta.replace(',', '+')}.csv"
@@ -121,7 +126,7 @@ def run_preset(preset: str, seed: int, knobs: list[str], data: Path, runs: Path,
             raise UserError(f"{label}, seed {seed}: inference.py stopped: {done.stderr.strip().splitlines()[-1:]}")
         scores = score(out, data / "eval" / "answers.csv", scorer)
         rows.append({"preset": label, "seed": seed, "TTA": tta, "scores": scores,
-                     "val F1": max(s.get("best", {}).get("val_f1", float("nan")) for s in summaries),
+                     "val F1": val_f1,
                      "epochs": len(metrics), "wall time": wall,
                      "images/s": sum(s.get("images_per_second") or 0 for s in summaries) / max(1, len(summaries))})
     return rows

@@ -16,7 +16,9 @@ from torch.utils.data import Sampler
 
 class EpochSampler(Sampler):
     """Shuffled (or, with `weights`, drawn with replacement in proportion to them) indices of
-    `size` samples, each paired with an augmentation seed.
+    `size` samples, each paired with an augmentation seed. With `share` below 1 an epoch draws
+    only that share of them, a new draw every epoch (without replacement, or in proportion to
+    the weights): shorter, more frequent epochs that still see every sample over a few.
 
     Under DDP every rank makes the same draw (same seed, same weights) and takes its own
     positions of it: `num_replicas` / `rank` shard one epoch's draw between processes; every rank sees
@@ -25,8 +27,9 @@ class EpochSampler(Sampler):
     """
 
     def __init__(self, size: int, seed: int, weights: torch.Tensor | None = None,
-                 num_replicas: int = 1, rank: int = 0):
+                 num_replicas: int = 1, rank: int = 0, share: float = 1.0):
         self.size, self.seed, self.weights = size, seed, weights
+        self.draws = max(1, round(size * share))  # samples one epoch draws
         self.num_replicas, self.rank = num_replicas, rank
         self.epoch, self.start = 0, 0
 
@@ -34,17 +37,17 @@ class EpochSampler(Sampler):
         self.epoch, self.start = epoch, start
 
     def __len__(self) -> int:
-        return -(-self.size // self.num_replicas) - self.start
+        return -(-self.draws // self.num_replicas) - self.start
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         if self.weights is None:
-            order = torch.randperm(self.size, generator=g)
+            order = torch.randperm(self.size, generator=g)[:self.draws]
         else:
-            order = torch.multinomial(self.weights, self.size, replacement=True, generator=g)
-        seeds = torch.randint(0, 2**31 - 1, (self.size,), generator=g)
-        total = -(-self.size // self.num_replicas) * self.num_replicas
-        pad = torch.arange(total - self.size) % self.size
+            order = torch.multinomial(self.weights, self.draws, replacement=True, generator=g)
+        seeds = torch.randint(0, 2**31 - 1, (self.draws,), generator=g)
+        total = -(-self.draws // self.num_replicas) * self.num_replicas
+        pad = torch.arange(total - self.draws) % self.draws
         order, seeds = torch.cat([order, order[pad]]), torch.cat([seeds, seeds[pad]])
         mine = slice(self.rank, total, self.num_replicas)
         yield from zip(order[mine].tolist()[self.start:], seeds[mine].tolist()[self.start:], strict=True)

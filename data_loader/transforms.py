@@ -18,6 +18,7 @@ from albumentations.pytorch import ToTensorV2
 
 from base.errors import UserError
 from base.registry import Registry
+from data_loader.randaugment import randaugment as _randaugment
 
 PRESETS: Registry[Callable] = Registry("augment preset")
 
@@ -58,6 +59,13 @@ def strong(cfg) -> list:
         A.CoarseDropout(num_holes_range=(1, 4), hole_height_range=(0.08, 0.2), hole_width_range=(0.08, 0.2),
                         fill=0, p=0.5),  # cutout
     ]
+
+
+@PRESETS.register("randaugment")
+def randaugment(cfg) -> list:
+    """Flip, then `randaugment_n` operations of magnitude `randaugment_m` per picture
+    (data_loader/randaugment.py; cutout is one of them)."""
+    return _randaugment(cfg.randaugment_n, cfg.randaugment_m)
 
 
 @PRESETS.register("custom")

@@ -42,6 +42,9 @@ class RunPredictor:
         self.cfg = config_lib.from_dict(values, source=str(run / "config.json"))
         self.trainer = get_trainer(self.cfg.trainer)(self.cfg)
         self.checkpoint = run / f"{self.cfg.checkpoint}.pt"
+        if self.cfg.checkpoint == "averaged" and not self.checkpoint.is_file():
+            raise UserError(f"{run}: no averaged.pt; it is written by training with average_last = K "
+                            "(K epochs averaged), or pick --checkpoint best")
         self.trainer.load_weights(self.checkpoint, for_inference=True)
 
     def predict(self, table: pd.DataFrame, tta: Sequence[str] = ()) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""`average_last`: the mean of the last K epochs' validated weights, as its own checkpoint.
+
+Averaging the weights a run passed through near its end (SWA-like, Izmailov et al., 2018) lands
+in a flatter region than any one of them. The weights come from the epoch-NNN.pt files that
+`keep_last` writes (the trainer keeps at least K of them), so a resumed run averages exactly
+what an uninterrupted one would. Averaged weights do not match their averaged batch-norm
+statistics, so those are measured anew on the training pictures (torch.optim.swa_utils.update_bn,
+deterministic pipeline, no augmentation) before the average is validated and saved as
+averaged.pt (what `inference.py --checkpoint averaged` loads) with its scores in averaged.csv.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+
+def epoch_files(run: Path) -> list[tuple[int, Path]]:
+    """(epoch, file) of the run's kept epoch-NNN.pt checkpoints, oldest first."""
+    found = ((re.fullmatch(r"epoch-(\d+)\.pt", p.name), p) for p in run.glob("epoch-*.pt"))
+    return sorted((int(m[1]), p) for m, p in found if m)
+
+
+def validated_weights(state: dict) -> dict[str, torch.Tensor]:
+    """The weights a checkpoint's run validated: the EMA's where it has them, else the model's."""
+    if state.get("ema") is not None:  # timm's ModelEmaV3 keeps the model as .module
+        return {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+    return state["model"]
+
+
+def mean_weights(weights: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several state dicts; integer buffers (batch counts) from the last."""
+    out = {}
+    for key, last in weights[-1].items():
+        if last.is_floating_point():
+            out[key] = torch.stack([w[key].float() for w in weights]).mean(0).to(last.dtype)
+        else:
+            out[key] = last.clone()
+    return out
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: torch.nn.Module, batches) -> None:
+    """Batch-norm running statistics measured anew over `batches` (model-ready input tensors)."""
+    torch.optim.swa_utils.update_bn(batches, model)
