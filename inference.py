@@ -3,10 +3,12 @@
     python inference.py                                  # the newest run in runs/, its best.pt
     python inference.py --run runs/a --run runs/b --weights 2 1 --tta flip,scale
     python inference.py --run runs/kfold-x --tta flip --evaluate   # validation F1, without and with TTA
+    python inference.py --person-vote assign          # gender and age voted per person found, masks 5/1/1
 
 A --run may be a run, a run group (separate models, pseudo-label rounds) or a k-fold group;
 several are averaged in probability space (soft voting), whatever their heads. Besides the
-submission, the averaged probabilities are written (ImageID, p0..p17) for later ensembles.
+submission, the averaged probabilities are written (ImageID, p0..p17) for later ensembles, before
+any person vote; with --person-vote the group of every picture too (<out>_groups.csv).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from base import config as config_lib
@@ -24,7 +27,7 @@ from data_loader.layout import data_root, read_eval
 from data_loader.verify import check_images
 from model.metric import validation_metrics
 from model.tta import VIEWS
-from predict import predictor
+from predict import person_groups, person_vote, predictor
 from predict.submission import score, write_submission
 
 
@@ -44,7 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "none (default: the first run's tta knob)")
     ap.add_argument("--evaluate", action="store_true", help="score the runs' validation images (out-of-fold for "
                     "k-fold groups) without and with TTA; writes nothing")
-    ap.add_argument("--checkpoint", choices=("best", "last"), help="which weights (default: each run's config)")
+    ap.add_argument("--person-vote", choices=("off", "vote", "assign"), help="find the persons among the pictures "
+                    "and decide each one's gender and age together; assign: and each group of seven its 5 worn / "
+                    "1 incorrect / 1 none masks (default: the first run's person_vote knob)")
+    ap.add_argument("--checkpoint", choices=("best", "last", "averaged"), help="which weights; averaged: "
+                    "the mean of the last epochs, trained with average_last (default: each run's config)")
     ap.add_argument("--data-dir", help="predict this data folder instead of the runs' data_dir")
     ap.add_argument("--out", type=Path, default=Path("submission.csv"), help="where to write (default: %(default)s)")
     ap.add_argument("--probs", type=Path, help="where to write the probabilities (default: beside --out, "
@@ -87,19 +94,28 @@ def main(argv: list[str] | None = None) -> dict:
     tta = [v for v in tta if v != "none"]
     for view in tta:  # an unknown name fails before the eval images are read
         VIEWS.get(view)
+    vote = args.person_vote or models[0].cfg.person_vote
     if args.evaluate:
-        return evaluate(models, args.weights, tta, log)
+        return evaluate(models, args.weights, tta, log, vote)
     root = data_root(models[0].cfg)
     table = check_images(read_eval(root), "eval")
     started = time.perf_counter()
     probs = predictor.combine_probabilities([m.predict(table, tta) for m in models], "mean", args.weights)
     seconds = time.perf_counter() - started
-    submission = write_submission(root / "eval" / "info.csv", table["ImageID"], probs.argmax(1), args.out)
+    voted = probs
+    if vote != "off":
+        groups = find_persons(models[0].cfg, table, log)
+        voted = person_vote.vote(probs, groups, assign=vote == "assign")
+        sizes = pd.Series(groups).map(pd.Series(groups).value_counts())
+        write_csv(args.out.with_name(args.out.stem + "_groups.csv"),
+                  pd.DataFrame({"ImageID": table["ImageID"], "group": groups, "group_size": sizes}))
+    submission = write_submission(root / "eval" / "info.csv", table["ImageID"], voted.argmax(1), args.out)
     write_csv(probs_path, pd.concat([table[["ImageID"]], pd.DataFrame(probs, columns=[f"p{c}" for c in range(18)])],
                                     axis=1))
     views = f" x {len(tta) + 1} TTA views" if tta else ""
     log.info(f"wrote {args.out} ({len(submission)} rows) and {probs_path} from {len(models)} model folder(s){views} "
-             f"in {seconds:.1f}s ({len(table) * len(models) * (len(tta) + 1) / seconds:.0f} images/s)")
+             f"in {seconds:.1f}s ({len(table) * len(models) * (len(tta) + 1) / seconds:.0f} images/s)"
+             + (f", person vote {vote}" if vote != "off" else ""))
     answers = args.answers or (root / "eval" / "answers.csv")
     result = {"rows": len(submission)}
     if args.answers or answers.is_file():
@@ -109,9 +125,23 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def evaluate(models: list, weights: list[float] | None, tta: list[str], log) -> dict:
-    """Validation macro F1 of the (ensembled) runs, without TTA and with the given views."""
-    result = {}
+def find_persons(cfg, table: pd.DataFrame, log, leave_out=()) -> np.ndarray:
+    """The group of every picture of `table`, from its pixels alone (predict/person_groups.py)."""
+    started = time.perf_counter()
+    grouper = person_groups.for_config(cfg, leave_out)
+    groups = grouper.groups(table["file"].tolist())
+    sizes = pd.Series(groups).value_counts()
+    log.info(f"person vote: {len(table)} pictures in {len(sizes)} groups ({(sizes == 7).sum()} of seven, "
+             f"{(sizes == 1).sum()} of one, largest {sizes.max()}); cut {grouper.cut:.2f} calibrated on training "
+             f"persons (their ARI {grouper.calibration_ari:.3f}) in {time.perf_counter() - started:.0f}s")
+    return groups
+
+
+def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vote: str = "off") -> dict:
+    """Validation macro F1 of the (ensembled) runs, without TTA and with the given views; with a
+    person vote also the grouping's quality and the F1 after the vote, with the found groups and
+    with the true persons (the oracle)."""
+    result, groups = {}, None
     for label, views in [("no TTA", [])] + ([(f"TTA {'+'.join(tta)}", tta)] if tta else []):
         table, probs = predictor.ensemble_validation([m.validation(views) for m in models], "mean", weights)
         row = validation_metrics(probs, table)
@@ -119,7 +149,36 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log) -> 
         log.info(f"validation ({len(table)} images, {label}): macro F1 {row['val_f1']:.4f} (mask "
                  f"{row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f} "
                  f">=60 {row['val_f1_60plus']:.3f})")
+        if vote != "off":
+            if groups is None:  # the validation pictures as an eval set: shuffled, grouped from pixels alone
+                order = np.random.default_rng(0).permutation(len(table))
+                found = find_persons(models[0].cfg, table.iloc[order], log, leave_out=table["person"].unique())
+                groups = np.empty(len(table), np.int64)
+                groups[order] = found
+                result["grouping"] = person_groups.quality(groups, table["person"].to_numpy())
+                q = result["grouping"]
+                log.info(f"grouping of the validation pictures: adjusted Rand index {q['ari']:.3f}, "
+                         f"{q['pure']:.1%} of pictures in a group of one person, {q['mixed']} groups mixing persons")
+            result[label]["vote"] = person_vote_rows(probs, table, groups, log)
     return result
+
+
+def person_vote_rows(probs, table: pd.DataFrame, groups, log) -> dict:
+    """Validation F1 after the vote and after vote + mask assignment, found groups and oracle."""
+    oracle = table["person"].to_numpy()
+    base = validation_metrics(probs, table)["val_f1"]
+    rows = {}
+    for name, assign in (("vote", False), ("assign", True)):
+        for source, grouping in (("found", groups), ("oracle", oracle)):
+            voted = person_vote.vote(probs, grouping, assign)
+            rows[f"{name} {source}"] = {**validation_metrics(voted, table),
+                                        "right_wrong": person_vote.changed(probs, voted, table["official_label"])}
+        found, ideal = rows[f"{name} found"]["val_f1"], rows[f"{name} oracle"]["val_f1"]
+        share = f"{(found - base) / (ideal - base):.0%} of the oracle's gain" if ideal != base else "no oracle gain"
+        right, wrong = rows[f"{name} found"]["right_wrong"]
+        log.info(f"  {'vote' if name == 'vote' else 'vote + 5/1/1 masks'}: macro F1 {base:.4f} -> {found:.4f} "
+                 f"(true persons: {ideal:.4f}; {share}); gender+age made right {right}, made wrong {wrong} pictures")
+    return rows
 
 
 if __name__ == "__main__":
