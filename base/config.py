@@ -165,6 +165,9 @@ def build(values: Mapping[str, Any], source: str, sources: Mapping[str, str] | N
         rule = _RULES.get(knob)
         if rule and not rule[0](out[knob]):
             raise UserError(f"{where}: config knob {knob!r} must be {rule[1]}, got {value!r}")
+    if out.get("checkpoint") == "averaged" and not out.get("average_last"):
+        raise UserError(f"{source}: config knob 'checkpoint' = 'averaged' needs weights averaged in training: "
+                        "set average_last to the epochs to average (e.g. 3), or use checkpoint='best'")
     if out.get("fold", 0) >= out.get("folds", 1):
         raise UserError(f"{source}: config knob 'fold' must be below folds={out['folds']}, got {out['fold']}")
     return Config(out)

@@ -128,5 +128,13 @@ def test_checkpoint_averaged_without_average_last_is_one_clear_line(tiny_overrid
     with pytest.raises(SystemExit) as stop:
         inference.main(["--run", str(run), "--checkpoint", "averaged"])
     assert stop.value.code == 2
-    assert "no averaged.pt" in capsys.readouterr().err
+    assert "'averaged' needs weights averaged in training: set average_last" in capsys.readouterr().err
     assert json.loads((run / "config.json").read_text())["average_last"] == 0
+    with pytest.raises(UserError, match="checkpoint"):
+        load(overrides=["checkpoint='averaged'"])
+    # a run trained with average_last whose averaged.pt is gone (stopped before the average was made)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "average_last": 2}))
+    with pytest.raises(SystemExit):
+        inference.main(["--run", str(run), "--checkpoint", "averaged"])
+    assert "no averaged.pt" in capsys.readouterr().err
