@@ -28,7 +28,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from base import checkpoint, distributed, run_dir, weight_average
+from base import checkpoint, distributed, memory_layout, run_dir, weight_average
 from base.atomic import write_csv
 from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
@@ -36,17 +36,18 @@ from base.callbacks import Callbacks, build_callbacks
 from base.checkpointing import CheckpointMixin
 from base.config import Config
 from base.device import seed_everything, select_device
-from base.epoch_progress import EpochProgress
+from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
 from base.optim import Schedule, build_optimizer
 from base.run_dir import setup_logging
 from base.time_budget import TimeBudget
 from base.training_data import build_loader, training_rows, unaugmented
 from base.update import Updater, amp_dtype
+from data_loader.demo_data import default_cache_dir
 from data_loader.labels import encode
 from data_loader.mixing import BatchMixer
 from data_loader.split import load_split
-from data_loader.transforms import normalize
+from data_loader.transforms import normalization, normalize
 from model.backbone import create_backbone
 from model.heads import class_counts, head_specs, one_hot_targets
 from model.metric import validation_metrics
@@ -78,12 +79,18 @@ class BaseTrainer(CheckpointMixin):
             torch.cuda.set_device(self.device)
         amp_dtype(cfg.amp, self.device)  # an impossible precision fails now
         seed_everything(cfg.seed)
-        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.model = self.build_model().to(self.device, memory_format=self.memory_format)
+        self.model = self.build_model().to(self.device)
+        # channels_last "auto": rank 0 times both layouts once per machine (base/memory_layout.py)
+        last, self.layout_note = distributed.broadcast(
+            memory_layout.choose(cfg, self.model, self.device, amp_dtype(cfg.amp, self.device),
+                                 default_cache_dir() / "memory_layouts.json") if self.world.main else None, self.world)
+        self.memory_format = torch.channels_last if last else torch.contiguous_format
+        self.model = self.model.to(memory_format=self.memory_format)
         self.log = setup_logging()
         self.callbacks = Callbacks([])  # fit() builds the configured ones (base/callbacks.py)
         self.extra_callbacks: list = []  # added to the configured ones by fit(), e.g. a tuner's reporter
         self.stop_reason: str | None = None  # set by stop(): no further epoch starts
+        self._normalization = None  # (scale, shift) on the device, made by the first to_device()
 
     # ---- the science: subclasses override these -------------------------------------------
     def build_model(self) -> BaseModel:
@@ -111,7 +118,9 @@ class BaseTrainer(CheckpointMixin):
 
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
         """A loader's uint8 batch on the device, normalised, in the configured memory format."""
-        images = normalize(images.to(self.device, non_blocking=True), self.cfg.mean, self.cfg.std)
+        if self._normalization is None:  # made once: no host-to-device copy per batch
+            self._normalization = normalization(self.cfg.mean, self.cfg.std, self.device)
+        images = normalize(images.to(self.device, non_blocking=True), self.cfg.mean, self.cfg.std, self._normalization)
         return images.contiguous(memory_format=self.memory_format)
 
     # ---- the loop ---------------------------------------------------------------------------
@@ -149,6 +158,7 @@ class BaseTrainer(CheckpointMixin):
             self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
                           f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}"
                           + (f" x {self.world.size} processes" if self.world.enabled else ""))
+            self.log.info(self.layout_note)
             self.callbacks.on_fit_start(self, train_table, val_table)
             self.train_epochs(train_loader, val_loader, start)
             if cfg.average_last:
@@ -208,18 +218,18 @@ class BaseTrainer(CheckpointMixin):
             with updater.sync(step), updater.autocast():
                 outputs = self.train_model(images)
                 loss = self.loss(outputs, soft)
-            if not torch.isfinite(loss):
-                raise UserError(f"loss is {loss.item()} at epoch {epoch} step {step}; lower lr or check the data")
             with updater.sync(step):
                 size = updater.backward(loss, step)  # batches in the update it made, or 0
-            preds = self.probabilities({k: v.detach().float() for k, v in outputs.items()}).argmax(1).cpu()
-            progress.add(loss.item(), preds, encode(*targets.T).cpu())
-            if progress.step % 10 == 1:
-                bar.set_postfix(loss=f"{progress.loss_sum / progress.count:.4f}")
+            preds = self.probabilities({k: v.detach().float() for k, v in outputs.items()}).argmax(1)
+            progress.add(loss, preds, encode(*targets.T))  # stays on the device (base/epoch_progress.py)
+            if progress.step % SYNC_EVERY == 0:  # the host waits for the device only here
+                progress.flush()  # a non-finite loss stops the run here, at most SYNC_EVERY steps late
+                bar.set_postfix(loss=f"{progress.mean_loss():.4f}")
             # A checkpoint inside the epoch: at the first update that crosses a multiple of `every` steps.
             if every and size and progress.step // every > (progress.step - size) // every \
                     and progress.step < self.steps_per_epoch:
                 self.save_last(epoch - 1)
+        progress.flush()
 
     @torch.no_grad()
     def predict(self, loader: BaseDataLoader, desc: str = "predict",

@@ -76,6 +76,9 @@ class BatchMixer:
         rng = np.random.default_rng([self.seed, epoch, step])
         if rng.random() >= self.prob:
             return images, targets
-        perm = torch.as_tensor(rng.permutation(len(images)), device=images.device)
+        perm = torch.from_numpy(rng.permutation(len(images)))
+        if images.is_cuda:  # from pinned memory, without the host waiting for the device
+            perm = perm.pin_memory()
+        perm = perm.to(images.device, non_blocking=True)
         mixed, lam = self.method(images, images[perm], float(rng.beta(self.alpha, self.alpha)), rng)
         return mixed, {h: lam * t + (1.0 - lam) * t[perm] for h, t in targets.items()}

@@ -94,11 +94,21 @@ def build_transform(cfg, train: bool) -> A.Compose:
     return A.Compose(resize(cfg) + middle + [ToTensorV2()], seed=cfg.seed)
 
 
-def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """A uint8 (N, 3, H, W) batch as floats, (x / 255 - mean) / std per channel.
+def normalization(mean: Sequence[float], std: Sequence[float],
+                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (scale, shift) of `normalize` as (3, 1, 1) tensors on `device`: build them once and
+    reuse them (building them copies from the host, a wait for a GPU on every batch)."""
+    scale = torch.tensor(std, device=device).mul(255).reciprocal()[:, None, None]
+    shift = torch.tensor(mean, device=device).div(torch.tensor(std, device=device))[:, None, None]
+    return scale, shift
+
+
+def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+              constants: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """A uint8 (N, 3, H, W) batch as floats, (x / 255 - mean) / std per channel; `constants`:
+    `normalization(mean, std, images.device)`, made once.
 
     Done batch-wise after the copy to the device rather than per picture in the workers: a
     quarter of the bytes cross to the GPU, and the workers' CPU time goes to augmentation."""
-    scale = torch.tensor(std, device=images.device).mul(255).reciprocal()[:, None, None]
-    shift = torch.tensor(mean, device=images.device).div(torch.tensor(std, device=images.device))[:, None, None]
+    scale, shift = constants or normalization(mean, std, images.device)
     return images.float().mul_(scale).sub_(shift)
