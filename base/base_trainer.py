@@ -300,7 +300,7 @@ class BaseTrainer(CheckpointMixin):
     def average_last_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader) -> dict | None:
         """averaged.pt: the mean of the last `average_last` epochs' validated weights, batch norm
         measured anew, validated (averaged.csv); base/weight_average.py."""
-        kept = [(e, p) for e, p in weight_average.epoch_files(self.run) if e <= len(self.history)]
+        kept = [(e, p) for e, p in checkpoint.epoch_files(self.run) if e <= len(self.history)]
         kept = kept[-self.cfg.average_last:]
         if not kept:
             return None

@@ -29,9 +29,13 @@ def keep_last(run: Path, epoch: int, k: int) -> None:
             os.link(run / "last.pt", tmp)
         except OSError:
             shutil.copyfile(run / "last.pt", tmp)
-    kept = sorted((int(m[1]), p) for p in run.glob("epoch-*.pt") if (m := re.fullmatch(r"epoch-(\d+)\.pt", p.name)))
-    for _, old in kept[:-k]:
+    for _, old in epoch_files(run)[:-k]:
         old.unlink(missing_ok=True)
+
+
+def epoch_files(run: Path) -> list[tuple[int, Path]]:
+    """(epoch, file) of the run's kept epoch-NNN.pt checkpoints, oldest first."""
+    return sorted((int(m[1]), p) for p in run.glob("epoch-*.pt") if (m := re.fullmatch(r"epoch-(\d+)\.pt", p.name)))
 
 
 def load(path: Path) -> dict:

@@ -10,16 +10,7 @@ averaged.pt (what `inference.py --checkpoint averaged` loads) with its scores in
 """
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import torch
-
-
-def epoch_files(run: Path) -> list[tuple[int, Path]]:
-    """(epoch, file) of the run's kept epoch-NNN.pt checkpoints, oldest first."""
-    found = ((re.fullmatch(r"epoch-(\d+)\.pt", p.name), p) for p in run.glob("epoch-*.pt"))
-    return sorted((int(m[1]), p) for m, p in found if m)
 
 
 def validated_weights(state: dict) -> dict[str, torch.Tensor]:

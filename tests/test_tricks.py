@@ -105,7 +105,7 @@ def test_sampler_share_shortens_the_training_epoch(tiny_cfg):
 def test_average_last_saves_the_validated_mean_of_the_last_epochs(tiny_overrides, tmp_path):
     train.main(_sets(tiny_overrides + ["epochs=3", "average_last=2", "ema=True"]))
     (run,) = (tmp_path / "runs").iterdir()
-    kept = weight_average.epoch_files(run)
+    kept = checkpoint.epoch_files(run)
     assert [e for e, _ in kept] == [2, 3]  # average_last keeps the epochs it averages
     averaged = checkpoint.load(run / "averaged.pt")
     assert averaged["averaged_epochs"] == [2, 3]
