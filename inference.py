@@ -137,6 +137,15 @@ def find_persons(cfg, table: pd.DataFrame, log, leave_out=()) -> np.ndarray:
     return groups
 
 
+def validation_groups(cfg, table: pd.DataFrame, log) -> np.ndarray:
+    """The group of every validation picture, in table order, found as on an eval set: the
+    pictures shuffled, grouped from their pixels alone, by a grouping learnt from other persons."""
+    order = np.random.default_rng(0).permutation(len(table))
+    groups = np.empty(len(table), np.int64)
+    groups[order] = find_persons(cfg, table.iloc[order], log, leave_out=table["person"].unique())
+    return groups
+
+
 def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vote: str = "off") -> dict:
     """Validation macro F1 of the (ensembled) runs, without TTA and with the given views; with a
     person vote also the grouping's quality and the F1 after the vote, with the found groups and
@@ -150,11 +159,8 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vot
                  f"{row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f} "
                  f">=60 {row['val_f1_60plus']:.3f})")
         if vote != "off":
-            if groups is None:  # the validation pictures as an eval set: shuffled, grouped from pixels alone
-                order = np.random.default_rng(0).permutation(len(table))
-                found = find_persons(models[0].cfg, table.iloc[order], log, leave_out=table["person"].unique())
-                groups = np.empty(len(table), np.int64)
-                groups[order] = found
+            if groups is None:
+                groups = validation_groups(models[0].cfg, table, log)
                 result["grouping"] = person_groups.quality(groups, table["person"].to_numpy())
                 q = result["grouping"]
                 log.info(f"grouping of the validation pictures: adjusted Rand index {q['ari']:.3f}, "

@@ -86,10 +86,7 @@ def main() -> None:
     model = predictor.load(args.run, {})
     started = time.perf_counter()
     val_table, val_probs = model.validation(tta)
-    order = np.random.default_rng(0).permutation(len(val_table))  # shuffled, as an eval set is
-    found = np.empty(len(val_table), np.int64)
-    found[order] = inference.find_persons(model.cfg, val_table.iloc[order], log,
-                                          leave_out=val_table["person"].unique())
+    found = inference.validation_groups(model.cfg, val_table, log)  # as inference.py --evaluate groups them
     print(table(f"validation (TTA {args.tta})", val_probs, val_table["official_label"].to_numpy(), found,
                 val_table["person"].to_numpy()))
     root = Path(model.cfg.data_dir)
