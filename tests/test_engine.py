@@ -11,7 +11,7 @@ import train
 from base import config as config_lib
 from base.base_trainer import BaseTrainer
 from base.errors import UserError
-from base.optim import Schedule
+from base.optim import Schedule, build_optimizer
 from base.update import Updater
 
 CFG = config_lib.load(overrides=["lr=1.0", "epochs=10"])
@@ -106,11 +106,12 @@ def test_clipping_bounds_the_gradient_norm():
     assert moved <= 0.1 * 0.01 + 1e-7  # lr x clipped norm
 
 
-def test_an_fp16_overflow_skips_the_schedule_tick_and_the_ema_update_with_the_step():
+@pytest.mark.parametrize("fused", [False, True])  # the fused kernel gets the scale and inf flag from GradScaler
+def test_an_fp16_overflow_skips_the_schedule_tick_and_the_ema_update_with_the_step(fused):
     cfg = CFG.replace(ema=True, ema_decay=0.5, scheduler="cosine")
     torch.manual_seed(0)
     model = nn.Linear(4, 3)
-    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0, fused=fused)
     updater = Updater(model, model, opt, Schedule(opt, cfg, 10), cfg, torch.device("cpu"), 1)
     updater.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16)  # what fp16 on CUDA uses
     x = torch.randn(8, 4)
@@ -128,6 +129,24 @@ def test_an_fp16_overflow_skips_the_schedule_tick_and_the_ema_update_with_the_st
     done = seen()
     assert done[:2] == (1, 1) and done[2] < before[2]
     assert not torch.equal(done[3][0], before[3][0]) and not torch.equal(done[3][-1], before[3][-1])
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd"])
+def test_the_optimizer_is_fused_where_torch_has_the_kernel_and_default_where_not(optimizer, monkeypatch):
+    model = nn.Linear(4, 3)
+    assert build_optimizer(model, CFG.replace(optimizer=optimizer)).defaults["fused"] is True
+    kind = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
+    plain_init = kind.__init__
+
+    def no_fused_kernel(self, params, *args, fused=None, **kwargs):  # an older torch, another device
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+        plain_init(self, params, *args, **kwargs)
+
+    monkeypatch.setattr(kind, "__init__", no_fused_kernel)
+    fallback = build_optimizer(model, CFG.replace(optimizer=optimizer))
+    assert isinstance(fallback, kind) and not fallback.defaults.get("fused")
+    assert [g["weight_decay"] for g in fallback.param_groups] == [CFG.weight_decay, 0.0]
 
 
 def test_without_a_scaler_an_update_reads_nothing_back_from_the_device(monkeypatch):
