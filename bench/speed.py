@@ -4,20 +4,30 @@
     python bench/speed.py                                # the demo data
     python bench/speed.py --data DIR --set backbone=resnet10t --set image_size=64,48 --set batch_size=32
 
-Prints images/s of, one after another on the same training pictures:
+Times images/s of, on the same training pictures:
 - pure compute: forward + backward + optimizer step on one pre-made batch, contiguous and
   channels_last (the ceiling of any loop);
 - mask18: BaseTrainer.train_epoch as train.py runs it (decoded-image cache, the memory layout
-  `channels_last = "auto"` picks, the configured augmentation);
+  `channels_last = "auto"` picks, the configured augmentation, the fused optimizer);
 - a plain loop, written below as what the competition's baseline code does: a Dataset that opens
   each picture with PIL per item, torchvision transforms (resize, to-tensor, normalise), a
-  DataLoader with 2 workers, the contiguous layout, `loss.item()` every step;
-and the ratios mask18 / plain loop and mask18 / the better pure compute. `--images N` times the
-first N training pictures (default: the whole training split), `--compile` adds torch.compile rows.
+  DataLoader with 2 workers, the contiguous layout, torch's default AdamW, `loss.item()` every
+  step;
+and the ratios mask18 / plain loop and mask18 / the better pure compute.
+
+A shared machine's speed drifts by several percent within minutes, so the three are not timed one
+after the other but interleaved: the epoch is cut into `--rounds` rounds, and each round times both
+pure computes, then mask18 on its share of the batches, then the plain loop on the same share
+(whose workers start afresh every round, as the baseline's do every epoch); a last pure-compute
+reading closes the run. Each ratio is of totals over the whole epoch, and the per-round ratios
+show the spread. `--images N` times the first N training pictures (default: the whole training
+split); `--compile` adds compile=True: pure compute (with the compile time) and mask18 on one
+round's batches.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,7 +47,7 @@ from input_pipeline import _Limited, pure_compute  # noqa: E402
 
 from base import config as config_lib  # noqa: E402
 from base.epoch_progress import EpochProgress  # noqa: E402
-from base.errors import exit_on_user_error  # noqa: E402
+from base.errors import UserError, exit_on_user_error  # noqa: E402
 from trainer import get_trainer  # noqa: E402
 
 P = ["backbone=mobilenetv3_small_100", "image_size=112,112", "batch_size=64", "pretrained=False"]
@@ -58,11 +68,15 @@ class PlainDataset(Dataset):
         return self.transform(Image.open(self.files[i]).convert("RGB")), self.labels[i]
 
 
-def plain_loop(cfg, table, device: torch.device) -> tuple[float, int]:
-    """(seconds, images) of one epoch of the plain loop over `table`."""
+def plain_model(cfg, device: torch.device):
+    """The plain loop's model and optimizer (torch's defaults), made once for every round."""
     torch.manual_seed(cfg.seed)
     model = timm.create_model(cfg.backbone, pretrained=False, num_classes=18).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return model, torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def plain_loop(cfg, table, model, optimizer, device: torch.device) -> tuple[float, int]:
+    """(seconds, images) of the plain loop over `table`, its DataLoader's workers started anew."""
     data = PlainDataset(table["file"].tolist(), table["label"].tolist(), tuple(cfg.image_size), cfg.mean, cfg.std)
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, num_workers=2, drop_last=True,
                         pin_memory=device.type == "cuda")
@@ -79,23 +93,31 @@ def plain_loop(cfg, table, device: torch.device) -> tuple[float, int]:
     return time.perf_counter() - started, seen
 
 
-def mask18_epoch(trainer, table, batches: int) -> tuple[float, int]:
-    """(seconds, images) of BaseTrainer.train_epoch over the first `batches` batches."""
-    loader = trainer.loader(table, train=True)  # builds the decoded-image cache first, as train.py does
-    trainer.steps_per_epoch = len(loader)
-    trainer.build_updater()
-    loader.set_epoch(1)
+def mask18_round(trainer, loader, start: int, batches: int) -> tuple[float, int]:
+    """(seconds, images) of BaseTrainer.train_epoch over `batches` batches of epoch 1 from `start`."""
+    loader.set_epoch(1, start)
     progress = EpochProgress(1, lr=0.0)
     started = time.perf_counter()
     trainer.train_epoch(_Limited(loader, batches), progress)
     return time.perf_counter() - started, progress.count
 
 
-def compute_rate(cfg, layout: bool, batches: int) -> float:
+def compute_trainer(cfg, layout: bool, steps: int):
     trainer = get_trainer(cfg.trainer)(cfg.replace(channels_last=layout))
-    trainer.steps_per_epoch = batches
+    trainer.steps_per_epoch = steps
     trainer.build_updater()
-    return 1 / pure_compute(trainer, batches)
+    return trainer
+
+
+def rounds_of(batches: int, rounds: int) -> list[tuple[int, int]]:
+    """(first batch, batches) of each round: the epoch's batches in `rounds` near-equal shares."""
+    cuts = [batches * r // rounds for r in range(rounds + 1)]
+    return [(a, b - a) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def row(name: str, rate: float, note: str = "") -> tuple[str, float, str]:
+    print(f"| {name} | {rate:.0f} | {note} |", flush=True)
+    return name, rate, note
 
 
 @exit_on_user_error
@@ -104,9 +126,12 @@ def main() -> None:
     ap.add_argument("--data", help="a data folder in the competition layout (default: the demo data)")
     ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE", help="after protocol P's model")
     ap.add_argument("--images", type=int, default=0, help="time the first N training pictures (default: all)")
-    ap.add_argument("--compute-batches", type=int, default=20, help="batches per pure-compute timing")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds the timings are interleaved in (default 3)")
+    ap.add_argument("--compute-batches", type=int, default=10, help="batches per pure-compute reading")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (compile=True)")
     args = ap.parse_args()
+    if args.rounds < 1 or args.compute_batches < 1:
+        raise UserError("--rounds and --compute-batches: give 1 or more")
     cfg = config_lib.load(overrides=P + (["data_dir=" + repr(args.data)] if args.data else []) + args.set
                           + ["plots=False", "channels_last='auto'"])
     trainer = get_trainer(cfg.trainer)(cfg)
@@ -115,39 +140,72 @@ def main() -> None:
     if args.images:
         table = table.head(args.images)
     batches = len(table) // cfg.batch_size
+    if batches < args.rounds:
+        raise UserError(f"{len(table)} training pictures make {batches} batches of {cfg.batch_size}, fewer than "
+                        f"--rounds {args.rounds}; time more pictures or fewer rounds")
     print(f"{cfg.backbone} at {cfg.image_size[0]}x{cfg.image_size[1]}, batch {cfg.batch_size}, {len(table)} "
           f"training pictures of {cfg.data_dir}, {trainer.device}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}", flush=True)
+          f"torch {torch.__version__}, {args.rounds} rounds", flush=True)
     print(trainer.layout_note, flush=True)
-    rows = []
-    compute = {}
-    for name, layout in (("contiguous", False), ("channels_last", True)):
-        compute[name] = compute_rate(cfg, layout, args.compute_batches)
-        rows.append((f"pure compute, {name}", compute[name]))
-        print(f"| {rows[-1][0]} | {rows[-1][1]:.0f} |", flush=True)
-    if args.compile:
-        rows.append(("pure compute, chosen layout, compile=True",
-                     compute_rate(cfg.replace(compile=True), trainer.memory_format == torch.channels_last,
-                                  args.compute_batches)))
-        print(f"| {rows[-1][0]} | {rows[-1][1]:.0f} |", flush=True)
-    seconds, seen = mask18_epoch(trainer, table, batches)
-    mine = seen / seconds
     layout = "channels_last" if trainer.memory_format == torch.channels_last else "contiguous"
-    rows.append((f"mask18 train_epoch (cache, {layout}, augment {cfg.augment})", mine))
-    print(f"| {rows[-1][0]} | {mine:.0f} |", flush=True)
+    loader = trainer.loader(table, train=True)  # builds the decoded-image cache first, as train.py does
+    trainer.steps_per_epoch = len(loader)
+    trainer.build_updater()
+    computes = {name: compute_trainer(cfg, last, args.compute_batches)
+                for name, last in (("contiguous", False), ("channels_last", True))}
+    plain_net = plain_model(cfg, trainer.device)
+    readings = {name: [] for name in computes}
+    mine, plain, per_round = [0.0, 0], [0.0, 0], []
+    for r, (start, count) in enumerate(rounds_of(batches, args.rounds)):
+        for name, computer in computes.items():
+            readings[name].append(1 / pure_compute(computer, args.compute_batches))
+        seconds, seen = mask18_round(trainer, loader, start, count)
+        mine = [mine[0] + seconds, mine[1] + seen]
+        part = table.iloc[start * cfg.batch_size:(start + count) * cfg.batch_size]
+        plain_s, plain_n = plain_loop(cfg, part, *plain_net, trainer.device)
+        plain = [plain[0] + plain_s, plain[1] + plain_n]
+        per_round.append((seen / seconds, plain_n / plain_s))
+        print(f"round {r + 1}: pure compute {readings['contiguous'][-1]:.0f} contiguous / "
+              f"{readings['channels_last'][-1]:.0f} channels_last, mask18 {seen / seconds:.0f}, "
+              f"plain loop {plain_n / plain_s:.0f} images/s", flush=True)
+    for name, computer in computes.items():
+        readings[name].append(1 / pure_compute(computer, args.compute_batches))
+    mine_rate, plain_rate = mine[1] / mine[0], plain[1] / plain[0]
+    compute = {name: statistics.median(values) for name, values in readings.items()}
+    best = max(compute, key=compute.get)
+
+    print("\n| loop | images/s | readings |\n|---|---|---|")
+    for name, values in readings.items():
+        row(f"pure compute, {name}", compute[name],
+            f"median of {len(values)}: " + " / ".join(f"{v:.0f}" for v in values))
+    row(f"mask18 train_epoch (cache, {layout}, augment {cfg.augment})", mine_rate,
+        "rounds: " + " / ".join(f"{m:.0f}" for m, _ in per_round))
+    row("plain loop (PIL per item, torchvision, 2 workers, contiguous, loss.item() per step)", plain_rate,
+        "rounds: " + " / ".join(f"{p:.0f}" for _, p in per_round))
     if args.compile:
-        seconds_c, seen_c = mask18_epoch(get_trainer(cfg.trainer)(cfg.replace(compile=True)), table, batches)
-        rows.append(("mask18 train_epoch, compile=True (compiling included)", seen_c / seconds_c))
-        print(f"| {rows[-1][0]} | {rows[-1][1]:.0f} |", flush=True)
-    plain_s, plain_n = plain_loop(cfg, table, trainer.device)
-    plain = plain_n / plain_s
-    rows.append(("plain loop (PIL per item, torchvision, 2 workers, contiguous, loss.item() per step)", plain))
-    print(f"| {rows[-1][0]} | {plain:.0f} |", flush=True)
-    best = max(compute.values())
-    print("\n| loop | images/s |\n|---|---|")
-    for name, rate in rows:
-        print(f"| {name} | {rate:.0f} |")
-    print(f"\nmask18 / plain loop: {mine / plain:.2f}x; mask18 / best pure compute: {mine / best:.2f}x")
+        compiled(cfg, trainer.memory_format == torch.channels_last, loader, rounds_of(batches, args.rounds)[0],
+                 args.compute_batches)
+    print(f"\nmask18 / plain loop: {mine_rate / plain_rate:.2f}x (rounds "
+          + " / ".join(f"{m / p:.2f}" for m, p in per_round) + f"); mask18 / best pure compute ({best}): "
+          f"{mine_rate / compute[best]:.2f}x; the plain loop / pure compute contiguous: "
+          f"{plain_rate / compute['contiguous']:.2f}x")
+
+
+def compiled(cfg, layout: bool, loader, first_round: tuple[int, int], compute_batches: int) -> None:
+    """Rows for compile=True: pure compute (its first call includes compiling) and mask18's epoch
+    on the first round's batches, in the layout auto chose."""
+    computer = compute_trainer(cfg.replace(compile=True), layout, compute_batches)
+    started = time.perf_counter()
+    pure_compute(computer, 1)  # compiles forward and backward
+    first = time.perf_counter() - started
+    rate = 1 / pure_compute(computer, compute_batches)
+    row("pure compute, compile=True", rate, f"compiling took about {first - 4 * cfg.batch_size / rate:.0f} s")
+    trainer = get_trainer(cfg.trainer)(cfg.replace(compile=True, channels_last=layout))
+    trainer.steps_per_epoch = len(loader)
+    trainer.build_updater()
+    mask18_round(trainer, loader, first_round[0], 1)  # compiles (the cached graphs make it quicker)
+    seconds, seen = mask18_round(trainer, loader, *first_round)
+    row("mask18 train_epoch, compile=True (after compiling)", seen / seconds, "the first round's batches")
 
 
 if __name__ == "__main__":
