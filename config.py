@@ -93,6 +93,9 @@ channels_last: bool | Literal["auto"] = "auto"  # NHWC memory layout (True) or N
 amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # autocast; "auto": bf16 on CUDA (fp16 where
                                  # bf16 is missing, with a GradScaler), off on CPU
 compile: bool = False            # torch.compile the model for training
+cudnn_benchmark: bool = True     # CUDA: cuDNN times its convolution algorithms per shape and keeps the
+                                 # fastest; False: only its deterministic ones (slower; a first step to
+                                 # GPU runs that repeat exactly)
 
 # ---- heads and losses -----------------------------------------------------------------------
 # Head names: "class" (the 18-class head), "mask", "gender", "age".

@@ -35,7 +35,7 @@ from base.base_model import BaseModel
 from base.callbacks import Callbacks, build_callbacks
 from base.checkpointing import CheckpointMixin
 from base.config import Config
-from base.device import seed_everything, select_device
+from base.device import configure_cudnn, seed_everything, select_device
 from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
 from base.optim import Schedule, build_optimizer
@@ -78,6 +78,7 @@ class BaseTrainer(CheckpointMixin):
             self.device = torch.device("cuda", self.world.local_rank)
             torch.cuda.set_device(self.device)
         amp_dtype(cfg.amp, self.device)  # an impossible precision fails now
+        configure_cudnn(self.device, cfg.cudnn_benchmark)  # before the layout timing below
         seed_everything(cfg.seed)
         self.model = self.build_model().to(self.device)
         # channels_last "auto": rank 0 times both layouts once per machine (base/memory_layout.py)
