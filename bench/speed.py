@@ -126,8 +126,8 @@ def main() -> None:
     ap.add_argument("--data", help="a data folder in the competition layout (default: the demo data)")
     ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE", help="after protocol P's model")
     ap.add_argument("--images", type=int, default=0, help="time the first N training pictures (default: all)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds the timings are interleaved in (default 3)")
-    ap.add_argument("--compute-batches", type=int, default=10, help="batches per pure-compute reading")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds the timings are interleaved in (default 5)")
+    ap.add_argument("--compute-batches", type=int, default=20, help="batches per pure-compute reading (default 20)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (compile=True)")
     args = ap.parse_args()
     if args.rounds < 1 or args.compute_batches < 1:
@@ -183,29 +183,39 @@ def main() -> None:
     row("plain loop (PIL per item, torchvision, 2 workers, contiguous, loss.item() per step)", plain_rate,
         "rounds: " + " / ".join(f"{p:.0f}" for _, p in per_round))
     if args.compile:
-        compiled(cfg, trainer.memory_format == torch.channels_last, loader, rounds_of(batches, args.rounds)[0],
-                 args.compute_batches)
+        compiled(cfg, trainer.memory_format == torch.channels_last, trainer, computes[layout], loader,
+                 rounds_of(batches, args.rounds)[0], args.compute_batches)
+    around = [(a + b) / 2 for a, b in zip(readings[best], readings[best][1:], strict=False)]  # before and after
     print(f"\nmask18 / plain loop: {mine_rate / plain_rate:.2f}x (rounds "
           + " / ".join(f"{m / p:.2f}" for m, p in per_round) + f"); mask18 / best pure compute ({best}): "
-          f"{mine_rate / compute[best]:.2f}x; the plain loop / pure compute contiguous: "
-          f"{plain_rate / compute['contiguous']:.2f}x")
+          f"{mine_rate / compute[best]:.2f}x (rounds, against the readings around each: "
+          + " / ".join(f"{m / c:.2f}" for (m, _), c in zip(per_round, around, strict=True))
+          + f"); the plain loop / pure compute contiguous: {plain_rate / compute['contiguous']:.2f}x")
 
 
-def compiled(cfg, layout: bool, loader, first_round: tuple[int, int], compute_batches: int) -> None:
-    """Rows for compile=True: pure compute (its first call includes compiling) and mask18's epoch
-    on the first round's batches, in the layout auto chose."""
+def compiled(cfg, layout: bool, eager_trainer, eager_computer, loader, first_round: tuple[int, int],
+             compute_batches: int) -> None:
+    """Rows for compile=True in the layout auto chose, each beside the eager loop timed next to it:
+    pure compute in three alternating pairs (the first compiled call compiles), and mask18's epoch
+    on the first round's batches, compiled then eager."""
     computer = compute_trainer(cfg.replace(compile=True), layout, compute_batches)
     started = time.perf_counter()
     pure_compute(computer, 1)  # compiles forward and backward
     first = time.perf_counter() - started
-    rate = 1 / pure_compute(computer, compute_batches)
-    row("pure compute, compile=True", rate, f"compiling took about {first - 4 * cfg.batch_size / rate:.0f} s")
+    pairs = [(1 / pure_compute(computer, compute_batches), 1 / pure_compute(eager_computer, compute_batches))
+             for _ in range(3)]
+    fast, slow = (statistics.median(v) for v in zip(*pairs, strict=True))
+    row("pure compute, compile=True", fast, f"eager beside it {slow:.0f}: {fast / slow:.2f}x; compiling took about "
+        f"{first - 4 * cfg.batch_size / fast:.0f} s (" + " / ".join(f"{c:.0f}:{e:.0f}" for c, e in pairs) + ")")
     trainer = get_trainer(cfg.trainer)(cfg.replace(compile=True, channels_last=layout))
     trainer.steps_per_epoch = len(loader)
     trainer.build_updater()
-    mask18_round(trainer, loader, first_round[0], 1)  # compiles (the cached graphs make it quicker)
+    mask18_round(trainer, loader, first_round[0], 1)  # compiles (the graphs cached above make it quicker)
     seconds, seen = mask18_round(trainer, loader, *first_round)
-    row("mask18 train_epoch, compile=True (after compiling)", seen / seconds, "the first round's batches")
+    eager_s, eager_n = mask18_round(eager_trainer, loader, *first_round)
+    fast, slow = seen / seconds, eager_n / eager_s
+    row("mask18 train_epoch, compile=True (after compiling)", fast,
+        f"the first round's batches; eager right after {slow:.0f}: {fast / slow:.2f}x")
 
 
 if __name__ == "__main__":
