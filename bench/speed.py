@@ -115,9 +115,8 @@ def rounds_of(batches: int, rounds: int) -> list[tuple[int, int]]:
     return [(a, b - a) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def row(name: str, rate: float, note: str = "") -> tuple[str, float, str]:
+def row(name: str, rate: float, note: str = "") -> None:
     print(f"| {name} | {rate:.0f} | {note} |", flush=True)
-    return name, rate, note
 
 
 @exit_on_user_error
@@ -155,22 +154,22 @@ def main() -> None:
                 for name, last in (("contiguous", False), ("channels_last", True))}
     plain_net = plain_model(cfg, trainer.device)
     readings = {name: [] for name in computes}
-    mine, plain, per_round = [0.0, 0], [0.0, 0], []
-    for r, (start, count) in enumerate(rounds_of(batches, args.rounds)):
+    rounds = rounds_of(batches, args.rounds)
+    timed = []  # per round: (mask18 seconds, images, plain loop seconds, images)
+    for r, (start, count) in enumerate(rounds):
         for name, computer in computes.items():
             readings[name].append(1 / pure_compute(computer, args.compute_batches))
-        seconds, seen = mask18_round(trainer, loader, start, count)
-        mine = [mine[0] + seconds, mine[1] + seen]
         part = table.iloc[start * cfg.batch_size:(start + count) * cfg.batch_size]
-        plain_s, plain_n = plain_loop(cfg, part, *plain_net, trainer.device)
-        plain = [plain[0] + plain_s, plain[1] + plain_n]
-        per_round.append((seen / seconds, plain_n / plain_s))
+        timed.append((*mask18_round(trainer, loader, start, count),
+                      *plain_loop(cfg, part, *plain_net, trainer.device)))
         print(f"round {r + 1}: pure compute {readings['contiguous'][-1]:.0f} contiguous / "
-              f"{readings['channels_last'][-1]:.0f} channels_last, mask18 {seen / seconds:.0f}, "
-              f"plain loop {plain_n / plain_s:.0f} images/s", flush=True)
+              f"{readings['channels_last'][-1]:.0f} channels_last, mask18 {timed[-1][1] / timed[-1][0]:.0f}, "
+              f"plain loop {timed[-1][3] / timed[-1][2]:.0f} images/s", flush=True)
     for name, computer in computes.items():
         readings[name].append(1 / pure_compute(computer, args.compute_batches))
-    mine_rate, plain_rate = mine[1] / mine[0], plain[1] / plain[0]
+    mine_s, mine_n, plain_s, plain_n = (sum(column) for column in zip(*timed, strict=True))
+    mine_rate, plain_rate = mine_n / mine_s, plain_n / plain_s
+    per_round = [(n / s, pn / ps) for s, n, ps, pn in timed]  # (mask18, plain loop) images/s
     compute = {name: statistics.median(values) for name, values in readings.items()}
     best = max(compute, key=compute.get)
 
@@ -184,7 +183,7 @@ def main() -> None:
         "rounds: " + " / ".join(f"{p:.0f}" for _, p in per_round))
     if args.compile:
         compiled(cfg, trainer.memory_format == torch.channels_last, trainer, computes[layout], loader,
-                 rounds_of(batches, args.rounds)[0], args.compute_batches)
+                 rounds[0], args.compute_batches)
     around = [(a + b) / 2 for a, b in zip(readings[best], readings[best][1:], strict=False)]  # before and after
     print(f"\nmask18 / plain loop: {mine_rate / plain_rate:.2f}x (rounds "
           + " / ".join(f"{m / p:.2f}" for m, p in per_round) + f"); mask18 / best pure compute ({best}): "
