@@ -156,20 +156,22 @@ def main() -> None:
     readings = {name: [] for name in computes}
     rounds = rounds_of(batches, args.rounds)
     timed = []  # per round: (mask18 seconds, images, plain loop seconds, images)
+    per_round = []  # per round: (mask18, plain loop) images/s
     for r, (start, count) in enumerate(rounds):
         for name, computer in computes.items():
             readings[name].append(1 / pure_compute(computer, args.compute_batches))
         part = table.iloc[start * cfg.batch_size:(start + count) * cfg.batch_size]
         timed.append((*mask18_round(trainer, loader, start, count),
                       *plain_loop(cfg, part, *plain_net, trainer.device)))
+        s, n, ps, pn = timed[-1]
+        per_round.append((n / s, pn / ps))
         print(f"round {r + 1}: pure compute {readings['contiguous'][-1]:.0f} contiguous / "
-              f"{readings['channels_last'][-1]:.0f} channels_last, mask18 {timed[-1][1] / timed[-1][0]:.0f}, "
-              f"plain loop {timed[-1][3] / timed[-1][2]:.0f} images/s", flush=True)
+              f"{readings['channels_last'][-1]:.0f} channels_last, mask18 {per_round[-1][0]:.0f}, "
+              f"plain loop {per_round[-1][1]:.0f} images/s", flush=True)
     for name, computer in computes.items():
         readings[name].append(1 / pure_compute(computer, args.compute_batches))
     mine_s, mine_n, plain_s, plain_n = (sum(column) for column in zip(*timed, strict=True))
     mine_rate, plain_rate = mine_n / mine_s, plain_n / plain_s
-    per_round = [(n / s, pn / ps) for s, n, ps, pn in timed]  # (mask18, plain loop) images/s
     compute = {name: statistics.median(values) for name, values in readings.items()}
     best = max(compute, key=compute.get)
 
