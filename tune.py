@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sampler", default="tpe", help="Optuna sampler: tpe, random, cmaes, gp, qmc, ... "
                     "(default: %(default)s)")
     ap.add_argument("--pruner", default="asha", choices=engine.PRUNERS, help="(default: %(default)s)")
-    ap.add_argument("--workers", type=_count, help="processes on this machine (default 1; one GPU each)")
+    ap.add_argument("--workers", type=_count, help="processes on this machine (default 1); each takes the next GPU "
+                    "of CUDA_VISIBLE_DEVICES in turn and its share of the CPU cores")
     ap.add_argument("--storage", help="an Optuna RDB URL (postgresql://..., sqlite:///...) shared by several "
                     "machines (default: a journal file in the study folder)")
     ap.add_argument("--study-name", help="the study's name in --storage; every machine passes the same")

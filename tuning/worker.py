@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,22 +155,83 @@ def recover(study_dir: Path, settings: Settings) -> list[int]:
     return [t.number for t in stale]
 
 
+def worker_devices(parent_env: Mapping[str, str], device_count: int, workers: int) -> list[str | None]:
+    """CUDA_VISIBLE_DEVICES of each of `workers` processes: worker i gets entry i % n of the
+    devices this process sees, verbatim, so a tuner started under CUDA_VISIBLE_DEVICES=4,5 keeps
+    to GPUs 4 and 5 (a plain index would be renumbered onto GPUs 0 and 1, someone else's). Entries
+    may be numbers, GPU-<uuid> or MIG-... names; without the variable they are 0..device_count-1.
+    None: no CUDA device, the variable is left as it is."""
+    if device_count <= 0:
+        return [None] * workers
+    if "CUDA_VISIBLE_DEVICES" in parent_env:
+        visible = []
+        for entry in parent_env["CUDA_VISIBLE_DEVICES"].split(","):
+            if not entry.strip():  # CUDA reads the list up to its first empty or invalid entry
+                break
+            visible.append(entry.strip())
+        visible = visible[:device_count] or [str(i) for i in range(device_count)]
+    else:
+        visible = [str(i) for i in range(device_count)]
+    return [visible[i % len(visible)] for i in range(workers)]
+
+
+def core_shares(cores: Sequence[int], workers: int) -> list[list[int]]:
+    """The CPU cores of each worker: a partition of this process's cores into `workers` runs of
+    (nearly) equal size, worker i the cores [i*n/K, (i+1)*n/K); with more workers than cores,
+    one core each, shared round the cores."""
+    cores = sorted(cores)
+    n = len(cores)
+    if workers > n:
+        return [[cores[i % n]] for i in range(workers)]
+    return [cores[i * n // workers:(i + 1) * n // workers] for i in range(workers)]
+
+
+@contextmanager
+def pinned(cores: Sequence[int] | None) -> Iterator[None]:
+    """This thread on `cores` for the moment (None: unchanged), its own affinity restored after."""
+    if cores is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def spawn(study_dir: Path, settings: Settings, workers: int) -> None:
-    """`workers` processes on the study, one CUDA device each when there are several; on the CPU
-    the cores are shared out, so K trainings do not fight over every core."""
+    """`workers` processes on the study, each on its own share of the machine.
+
+    GPUs: see worker_devices; with more workers than GPUs several share one (said in one line).
+    CPU: the cores this process may use are partitioned (core_shares), each worker is pinned to
+    its share and gets OMP_NUM_THREADS = its size. Pinning rather than a num_workers override:
+    whatever sizes itself by the cores it may run on then divides itself, with no extra knob:
+    the DataLoader's auto num_workers (default_workers in base/base_data_loader.py counts
+    sched_getaffinity; else K workers would each start min(8, cores - 1) loader processes),
+    torch's threads, OpenCV's. Loader processes inherit the pinning, so K trainings never fight
+    over a core. A child starts with the affinity of the thread that starts it, so this thread
+    takes the share for the moment of the Popen (`pinned`): unlike Popen's preexec_fn, no Python
+    runs between fork and exec, which is unsafe beside CUDA's threads. Where the system has no
+    affinity call (macOS: no CUDA, so no loader processes by default) only the threads are shared."""
     import torch
 
-    devices = torch.cuda.device_count()
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    pin = hasattr(os, "sched_setaffinity")
+    cores = sorted(os.sched_getaffinity(0)) if pin else list(range(os.cpu_count() or 1))
+    devices = worker_devices(os.environ, torch.cuda.device_count(), workers)
+    shares = core_shares(cores, workers)
+    gpus = len({d for d in devices if d is not None})
+    if gpus and workers > gpus:
+        logger(study_dir).info(f"{workers} workers on {gpus} GPU(s): up to {-(-workers // gpus)} trainings share "
+                               "a GPU's memory and time")
     procs = []
-    for index in range(workers):
-        env = dict(os.environ)
-        if devices > 1:
-            env["CUDA_VISIBLE_DEVICES"] = str(index % devices)
-        elif devices == 0:
-            env["OMP_NUM_THREADS"] = str(threads)
-        procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent.parent / "tune.py"),
-                                       "--worker", str(study_dir), "--worker-index", str(index)], env=env))
+    for index, (device, share) in enumerate(zip(devices, shares, strict=True)):
+        env = dict(os.environ, OMP_NUM_THREADS=str(len(share)))
+        if device is not None:
+            env["CUDA_VISIBLE_DEVICES"] = device
+        with pinned(share if pin else None):
+            procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent.parent / "tune.py"),
+                                           "--worker", str(study_dir), "--worker-index", str(index)], env=env))
     codes = [p.wait() for p in procs]
     if any(codes):
         raise UserError(f"{sum(c != 0 for c in codes)} of {workers} workers stopped with an error (above); "
