@@ -114,13 +114,23 @@ class Updater:
 
     def _update_scale(self) -> bool:
         """Move the fp16 loss scale; False when GradScaler skipped the optimizer step for inf/nan
-        gradients, which is exactly when the update lowers the scale. Without a scaler nothing is
-        read from the device."""
+        gradients. Without a scaler nothing is read from the device; with one, one value per
+        update: the inf/nan flag scaler.step() leaves on the device (one per device holding
+        gradients: one here), taken before update() drops it and read once update() is queued.
+
+        What torch reads itself: with a fused optimizer (base/optim.py's choice where a kernel
+        exists) scaler.step() reads nothing, the kernel gets the flag and skips on the device, so
+        this is the update's only read; with a plain optimizer step() reads the flag (.item()) to
+        decide whether to call optimizer.step() and keeps no host copy, so this is a second one.
+        One is the least while the schedule's tick and the EMA update are decided on the host;
+        none would need them decided on the device, or late, at the next flush. (Reading the
+        scale before and after update() with get_scale() took two reads.)"""
         if not self.scaler.is_enabled():
             return True
-        before = self.scaler.get_scale()  # a host sync, as scaler.step's own found_inf check is
-        self.scaler.update()
-        return self.scaler.get_scale() >= before
+        found = self.scaler._found_inf_per_device(self.optimizer)  # torch has no public accessor
+        flags = list(found.values())
+        self.scaler.update()  # queued before the host waits below
+        return not any(flag.item() for flag in flags)
 
     @property
     def eval_model(self) -> nn.Module:

@@ -52,7 +52,7 @@ def _log_probs(logits: torch.Tensor, activation: str) -> tuple[torch.Tensor, tor
 def _weighted_ce(logits, target, activation, weights, gamma=0.0, labels=None):
     """Cross-entropy (focal with gamma > 0) of each sample, averaged with sample weights
     sum_c w_c * labels_c; `labels` are the unsmoothed targets, so smoothing spreads
-    probability, not weight.
+    probability, not weight; `weights` is None or `_on_device`'s function of the device.
 
     Why samples and not classes on a sigmoid head: a weight on both terms of class c cancels
     in its one-vs-rest optimum, which stays at the base rate; a pos_weight-like weight on the
@@ -69,43 +69,65 @@ def _weighted_ce(logits, target, activation, weights, gamma=0.0, labels=None):
     per_sample = -per_class.sum(dim=1)
     if weights is None:
         return per_sample.mean()
-    sample_w = (target if labels is None else labels).float() @ weights.to(logits.device)
+    sample_w = (target if labels is None else labels).float() @ weights(logits.device)
     return (sample_w * per_sample).sum() / sample_w.sum().clamp_min(1e-12)
+
+
+def _on_device(weights: torch.Tensor | None) -> Callable[[torch.device], torch.Tensor] | None:
+    """The class weights on a device, copied there once per device: the loss is built before the
+    trainer knows its device, and a copy from pageable host memory at every step would make the
+    host wait for the device (the training step never does, see base/epoch_progress.py)."""
+    if weights is None:
+        return None
+    copies: dict[torch.device, torch.Tensor] = {}
+
+    def on(device: torch.device) -> torch.Tensor:
+        if device not in copies:
+            copies[device] = weights.to(device)
+        return copies[device]
+    return on
 
 
 @LOSSES.register("ce")
 @supports(*BOTH)
 def cross_entropy(activation: str, weights: torch.Tensor | None = None, **_) -> Loss:
-    return lambda logits, target: _weighted_ce(logits, target, activation, weights)
+    on = _on_device(weights)
+    return lambda logits, target: _weighted_ce(logits, target, activation, on)
 
 
 @LOSSES.register("label_smoothing")
 @supports(*BOTH)
 def label_smoothing(activation: str, weights: torch.Tensor | None = None, smoothing: float = 0.1, **_) -> Loss:
+    on = _on_device(weights)
+
     def loss(logits, target):
         n = target.shape[1]
         smooth = target * (1 - smoothing) + smoothing / (n if activation == "softmax" else 2)
-        return _weighted_ce(logits, smooth, activation, weights, labels=target)
+        return _weighted_ce(logits, smooth, activation, on, labels=target)
     return loss
 
 
 @LOSSES.register("focal")
 @supports(*BOTH)
 def focal(activation: str, weights: torch.Tensor | None = None, gamma: float = 2.0, **_) -> Loss:
-    return lambda logits, target: _weighted_ce(logits, target, activation, weights, gamma)
+    on = _on_device(weights)
+    return lambda logits, target: _weighted_ce(logits, target, activation, on, gamma)
 
 
 @LOSSES.register("bce")
 @supports("sigmoid")
 def binary_cross_entropy(activation: str, weights: torch.Tensor | None = None, **_) -> Loss:
-    return lambda logits, target: _weighted_ce(logits, target, activation, weights)
+    on = _on_device(weights)
+    return lambda logits, target: _weighted_ce(logits, target, activation, on)
 
 
 @LOSSES.register("f1")
 @supports(*BOTH)
 def soft_f1(activation: str, **_) -> Loss:
     """1 - macro F1 computed on probabilities, over the classes in the targets or the argmax,
-    as the competition's (scikit-learn's) macro F1 counts them; ~0 for a perfect prediction."""
+    as the competition's (scikit-learn's) macro F1 counts them; ~0 for a perfect prediction.
+    The mean over the counted classes is a masked sum, not f1[counted]: a boolean index has a
+    size known only from the data, so it would make the host wait for the device every step."""
     def loss(logits, target):
         p = _log_probs(logits, activation)[0].exp()
         if activation == "sigmoid":
@@ -114,8 +136,8 @@ def soft_f1(activation: str, **_) -> Loss:
         fp = (p * (1 - target)).sum(0)
         fn = ((1 - p) * target).sum(0)
         f1 = 2 * tp / (2 * tp + fp + fn).clamp_min(1e-7)
-        counted = (target.sum(0) > 0) | F.one_hot(p.argmax(1), p.shape[1]).bool().any(0)
-        return 1 - f1[counted].mean()
+        counted = ((target.sum(0) > 0) | F.one_hot(p.argmax(1), p.shape[1]).bool().any(0)).float()
+        return 1 - (f1 * counted).sum() / counted.sum().clamp_min(1)
     return loss
 
 

@@ -44,11 +44,18 @@ def shift(share: float = 0.05, **_) -> View:
 
 @VIEWS.register("brightness")
 def brightness(mean: Sequence[float], std: Sequence[float], gain: float = 1.1, **_) -> View:
-    """Pixels x `gain`, applied through the normalisation: (gain * x - mean) / std."""
+    """Pixels x `gain`, applied through the normalisation: (gain * x - mean) / std. The offset
+    (gain - 1) * mean / std is made once per device and dtype: a tensor built from Python
+    numbers on a GPU is a host-to-device copy, which would make every batch wait for it."""
+    offsets: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+
     def view(images):
-        m = torch.tensor(mean, device=images.device, dtype=images.dtype)[:, None, None]
-        s = torch.tensor(std, device=images.device, dtype=images.dtype)[:, None, None]
-        return gain * images + (gain - 1) * m / s
+        key = (images.device, images.dtype)
+        if key not in offsets:
+            m = torch.tensor(mean, device=images.device, dtype=images.dtype)[:, None, None]
+            s = torch.tensor(std, device=images.device, dtype=images.dtype)[:, None, None]
+            offsets[key] = (gain - 1) * m / s
+        return gain * images + offsets[key]
     return view
 
 

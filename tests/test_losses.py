@@ -55,6 +55,33 @@ def test_f1_loss_prefers_better_predictions_and_is_zero_when_perfect(activation)
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
 
 
+def _f1_by_boolean_mask(logits, target, activation):
+    """The F1 loss as first written: the mean of f1[counted] (a boolean index, a host sync on a GPU)."""
+    p = logits.float().sigmoid() if activation == "sigmoid" else logits.float().softmax(1)
+    if activation == "sigmoid":
+        p = p / p.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    tp, fp, fn = (p * target).sum(0), (p * (1 - target)).sum(0), ((1 - p) * target).sum(0)
+    f1 = 2 * tp / (2 * tp + fp + fn).clamp_min(1e-7)
+    counted = (target.sum(0) > 0) | F.one_hot(p.argmax(1), p.shape[1]).bool().any(0)
+    return 1 - f1[counted].mean()
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("n", [64, 5])  # 5 rows: most of the 18 classes are not counted
+def test_f1_loss_and_its_gradient_match_the_boolean_mask_mean(activation, n):
+    f1 = build_loss("f1", "class", activation, CFG)
+    for seed in range(3):
+        logits, _, target = _batch(n=n, seed=seed)
+        mixed = 0.7 * target + 0.3 * target.roll(1, 0)  # a CutMix-like soft row
+        for goal in (target, mixed):
+            ours, old = logits.clone().requires_grad_(True), logits.clone().requires_grad_(True)
+            value, expected = f1(ours, goal), _f1_by_boolean_mask(old, goal, activation)
+            assert torch.allclose(value, expected, atol=1e-6, rtol=0)
+            value.backward()
+            expected.backward()
+            assert torch.allclose(ours.grad, old.grad, atol=1e-7, rtol=1e-5)
+
+
 def test_weighted_combination_is_the_weighted_sum():
     logits, _, target = _batch()
     combo = build_loss({"ce": 0.3, "f1": 0.7}, "class", "softmax", CFG)
