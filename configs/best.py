@@ -1,4 +1,6 @@
-"""The recipe that scored best on real faces (facebench) under the benchmark's protocol P.
+"""Assumes config.py's CPU model, resnet10t from scratch at 64x48; real photos on a GPU: configs/competition_best.py.
+
+The recipe that scored best on real faces (facebench) under the benchmark's protocol P.
 
 Eval 18-class macro F1 on facebench (README "Presets" has the tables, the seed spread and what
 each ingredient was measured to add):

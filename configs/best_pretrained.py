@@ -1,4 +1,6 @@
-"""The best recipe found for a backbone that starts from ImageNet weights (pretrained = True, or
+"""Assumes config.py's CPU model and size (resnet10t, 64x48); real photos on a GPU: configs/competition_best.py.
+
+The best recipe found for a backbone that starts from ImageNet weights (pretrained = True, or
 a local weights_file): mask/gender/age heads, 58- and 59-year-olds trained as >=60, label
 smoothing, sqrt_inverse class weights, EMA and flip TTA, with the gentler start usual for
 fine-tuning (half the scratch lr and a short warm-up; not measured apart from the rest).

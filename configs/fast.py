@@ -1,4 +1,6 @@
-"""A quick look at real data: 3 epochs of mask/gender/age heads, 58- and 59-year-olds trained as
+"""Assumes config.py's CPU model, resnet10t from scratch at 64x48; real photos on a GPU: configs/competition_best.py.
+
+A quick look at real data: 3 epochs of mask/gender/age heads, 58- and 59-year-olds trained as
 >=60, label smoothing and sqrt_inverse class weights; no EMA, no TTA.
 
 Eval 18-class macro F1 under the benchmark's protocol P (mobilenetv3_small_100 from scratch,
