@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from base import config as config_lib
+from base import distributed
 from base.errors import ArgumentParser, UserError, exit_on_user_error
 from base.group_file import GROUP_FILE
 from base.run_dir import newest
@@ -51,7 +52,9 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.Config, Path | None]:
     run = newest(now.runs_dir, name=now.name) if args.resume == "auto" else Path(args.resume)
     if not (run / "config.json").is_file():
         raise UserError(f"--resume {run}: no config.json there; pass a run folder made by train.py")
-    if not (run / "last.pt").is_file() and not (run / GROUP_FILE).is_file():  # a group resumes its members
+    # Rank 0 decides where the run goes on (it hands last.pt to the others): another node's copy
+    # of the folder may lack a newer last.pt.
+    if distributed.env_rank() == 0 and not (run / "last.pt").is_file() and not (run / GROUP_FILE).is_file():
         # Without it the run would start again from epoch 1 and overwrite the folder's best.pt.
         raise UserError(f"--resume {run}: no last.pt there, nothing to continue from; start a new run "
                         "(python train.py without --resume)")
@@ -71,7 +74,10 @@ def main(argv: list[str] | None = None) -> dict:
     PRESETS.get(cfg.augment)  # fail on an unknown name now, not after the data is read
     for view in cfg.tta:
         VIEWS.get(view)
-    return build(cfg).fit(run, resume=run is not None)
+    try:
+        return build(cfg).fit(run, resume=run is not None)
+    finally:
+        distributed.shutdown()  # under torchrun: leave the process group
 
 
 if __name__ == "__main__":

@@ -15,29 +15,30 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from data_loader.samplers import EpochSampler
 
 
-def default_workers(requested: int, device: torch.device) -> int:
+def default_workers(requested: int, device: torch.device, processes: int = 1) -> int:
     """-1 (auto): with a GPU, one worker per core but one (the main process feeds the GPU), at
-    most 8; on the CPU none: the model's own threads need every core, and a worker process
-    beside them makes both wait on a small machine (compare with bench/input_pipeline.py
-    --set num_workers=1)."""
+    most 8, the cores shared by the `processes` training on this machine (torchrun: 8 processes
+    on 32 cores get 3 workers each, not 8); on the CPU none: the model's own threads need every
+    core, and a worker process beside them makes both wait on a small machine (compare with
+    bench/input_pipeline.py --set num_workers=1)."""
     if requested >= 0:
         return requested
     if device.type != "cuda":
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(0, min(8, cores - 1))
+    return max(0, min(8, cores // max(1, processes) - 1))
 
 
 class BaseDataLoader(DataLoader):
     """`set_epoch(epoch)` before each training epoch picks that epoch's order and augmentation."""
 
     def __init__(self, dataset: Dataset, cfg, train: bool, sampler: Sampler | None = None,
-                 device: torch.device | None = None):
+                 device: torch.device | None = None, processes: int = 1):
         device = device or torch.device("cpu")
         batch_size = cfg.batch_size if train else cfg.inference_batch_size
         if train and sampler is None:
             sampler = EpochSampler(len(dataset), cfg.seed)
-        workers = default_workers(cfg.num_workers, device)
+        workers = default_workers(cfg.num_workers, device, processes)
         super().__init__(
             dataset,
             batch_size=batch_size,

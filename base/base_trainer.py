@@ -35,7 +35,7 @@ from base.base_model import BaseModel
 from base.callbacks import Callbacks, build_callbacks
 from base.checkpointing import CheckpointMixin
 from base.config import Config
-from base.device import configure_cudnn, seed_everything, select_device
+from base.device import configure_cudnn, seed_everything, seed_process, select_device
 from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
 from base.optim import Schedule, build_optimizer
@@ -46,6 +46,7 @@ from base.update import Updater, amp_dtype
 from data_loader.demo_data import default_cache_dir
 from data_loader.labels import encode
 from data_loader.mixing import BatchMixer
+from data_loader.photo_size import too_small_warning
 from data_loader.split import load_split
 from data_loader.transforms import normalization, normalize
 from model.backbone import create_backbone
@@ -72,15 +73,13 @@ class BaseTrainer(CheckpointMixin):
                             + ", ".join(METRICS[2:-1]))
         self.specs = head_specs(cfg, self.heads)  # checks the head knobs now; fit() adds class weights
         self.mixer = BatchMixer(cfg.mix, cfg.mix_prob, cfg.mix_alpha, cfg.seed)
-        self.device = select_device(cfg.device)
+        self.device = distributed.local_device(select_device(cfg.device))  # torchrun: cuda:LOCAL_RANK
         self.world = distributed.init_from_env(self.device)
-        if self.world.enabled and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.world.local_rank)
-            torch.cuda.set_device(self.device)
         amp_dtype(cfg.amp, self.device)  # an impossible precision fails now
         configure_cudnn(self.device, cfg.cudnn_benchmark)  # before the layout timing below
         seed_everything(cfg.seed)
         self.model = self.build_model().to(self.device)
+        seed_process(cfg.seed, self.world.rank)  # the same weights everywhere, then each process its own draws
         # channels_last "auto": rank 0 times both layouts once per machine (base/memory_layout.py)
         last, self.layout_note = distributed.broadcast(
             memory_layout.choose(cfg, self.model, self.device, amp_dtype(cfg.amp, self.device),
@@ -92,6 +91,7 @@ class BaseTrainer(CheckpointMixin):
         self.extra_callbacks: list = []  # added to the configured ones by fit(), e.g. a tuner's reporter
         self.stop_reason: str | None = None  # set by stop(): no further epoch starts
         self._normalization = None  # (scale, shift) on the device, made by the first to_device()
+        self.replan = False  # set by restore(): resumed under another time limit than the plan's
 
     # ---- the science: subclasses override these -------------------------------------------
     def build_model(self) -> BaseModel:
@@ -138,9 +138,10 @@ class BaseTrainer(CheckpointMixin):
         for what, table in (("training", train_table), ("validation", val_table)):
             if table.empty:
                 raise UserError(f"no {what} images left after the split and filters; check data_dir, folds and fold")
-        saved = None
-        if resume and run is not None and (Path(run) / "last.pt").exists():
-            saved = self.load_weights(Path(run) / "last.pt")  # another model's checkpoint changes nothing
+        saved = None  # (last.pt, its metrics rows): read by rank 0, for every process
+        if resume and run is not None:  # another model's checkpoint fails here and changes nothing
+            saved = distributed.broadcast(self.read_last(Path(run)) if self.world.main else None, self.world)
+            self.keep_layout(saved[0] if saved else {})
         self.callbacks = Callbacks([*build_callbacks(cfg).items, *self.extra_callbacks] if self.world.main else [])
         self.run = distributed.broadcast(
             run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run") if self.world.main else None, self.world)
@@ -153,13 +154,16 @@ class BaseTrainer(CheckpointMixin):
             self.build_updater()
             self.history, self.best, self.stale, self.progress, start = [], None, 0, None, 1
             if saved is not None:
-                start = self.restore(self.run / "last.pt", saved)
+                start = self.restore(self.run / "last.pt", *saved)
             if self.world.main:
                 run_dir.write_run_files(self.run, cfg, folds)
             self.log.info(f"run {self.run}: {len(train_table)} train / {len(val_table)} val images, "
                           f"{cfg.trainer} trainer, {cfg.backbone} on {self.device}"
                           + (f" x {self.world.size} processes" if self.world.enabled else ""))
             self.log.info(self.layout_note)
+            if self.world.main and (warning := too_small_warning(train_table["file"].tolist(), cfg.image_size,
+                                                                 cfg.face_crop)):
+                self.log.warning(warning)
             self.callbacks.on_fit_start(self, train_table, val_table)
             self.train_epochs(train_loader, val_loader, start)
             if cfg.average_last:
@@ -190,6 +194,9 @@ class BaseTrainer(CheckpointMixin):
         a restored self.progress resumes inside `start`."""
         startup = time.perf_counter() - self.started  # reading, checking and caching the images
         self.budget = TimeBudget.start(self.cfg.time_limit_minutes, startup, self.history, self.progress)
+        if self.budget and self.replan and (note := self.budget.fit_resumed(self.updater.schedule, start - 1,
+                                                                             self.cfg.epochs, self.world)):
+            self.log.info(note)  # resumed under another time limit than the plan was made for
         for epoch in range(start, self.cfg.epochs + 1):
             if self.cfg.patience and self.stale >= self.cfg.patience or epoch > self.updater.schedule.epochs:
                 break
@@ -253,13 +260,14 @@ class BaseTrainer(CheckpointMixin):
                 with autocast:
                     outputs = {k: v.float() for k, v in model(view(images)).items()}
                 batch.append(self.probabilities(outputs))
-                if targets[0, 0] >= 0 and len(batch) == 1:  # the loss of the plain view
+                if targets[0, 0] >= 0 and len(batch) == 1:  # the loss of the plain view, summed on the device
                     soft = one_hot_targets(targets.to(self.device), self.heads)
-                    total += self.loss(outputs, soft).item() * len(images)
+                    total = total + self.loss(outputs, soft).double() * len(images)
                     count += len(images)
             probs.append(torch.stack(batch).mean(0).cpu())
             bar.update(len(images))
         bar.close()
+        total = float(total)  # one read, not one per batch
         probs = distributed.gather_ordered(torch.cat(probs).numpy(), len(loader.dataset), self.world)
         total, count = map(sum, zip(*distributed.gather((total, count), self.world), strict=True))
         return probs, (total / count if count else math.nan)
@@ -288,6 +296,7 @@ class BaseTrainer(CheckpointMixin):
         self.save_last(row["epoch"])
         if self.world.main:
             checkpoint.keep_last(self.run, row["epoch"], max(cfg.keep_last, cfg.average_last))
+        distributed.barrier(self.world)  # no process runs ahead of rank 0's files
         self.log.info(f"epoch {row['epoch']}/{cfg.epochs}  train_loss {row['train_loss']:.4f}  "
                       f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
@@ -301,24 +310,26 @@ class BaseTrainer(CheckpointMixin):
     def average_last_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader) -> dict | None:
         """averaged.pt: the mean of the last `average_last` epochs' validated weights, batch norm
         measured anew, validated (averaged.csv); base/weight_average.py."""
-        kept = [(e, p) for e, p in checkpoint.epoch_files(self.run) if e <= len(self.history)]
-        kept = kept[-self.cfg.average_last:]
-        if not kept:
+        mean = weight_average.mean_of_last(self.run, len(self.history), self.cfg.average_last) if self.world.main \
+            else None
+        averaged = distributed.broadcast(mean, self.world)
+        if averaged is None:
             return None
+        kept, weights = averaged  # rank 0 read the files; every process ends with the same weights
         model = self.updater.eval_model
-        model.load_state_dict(weight_average.mean_weights(
-            [weight_average.validated_weights(checkpoint.load(p)) for _, p in kept]))
+        model.load_state_dict(weights)
         batches = (self.to_device(images) for images, _ in unaugmented(self.cfg, train_loader, self.device))
         weight_average.recompute_batchnorm(model, batches)
-        epochs = f"{kept[0][0]}-{kept[-1][0]}" if len(kept) > 1 else str(kept[0][0])
+        epochs = f"{kept[0]}-{kept[-1]}" if len(kept) > 1 else str(kept[0])
         row = {"epochs": epochs, **self.validate(val_loader)}
         if self.world.main:
-            state = {**self.state(kept[-1][0], full=False), "averaged_epochs": [e for e, _ in kept]}
+            state = {**self.state(kept[-1], full=False), "averaged_epochs": kept}
             checkpoint.save(self.run / "averaged.pt", state)
             write_csv(self.run / "averaged.csv", pd.DataFrame([row]))
         self.log.info(f"averaged epochs {epochs}: val_loss {row['val_loss']:.4f} val_f1 {row['val_f1']:.4f} "
                       f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age "
                       f"{row['val_f1_age']:.3f}); saved averaged.pt (inference.py --checkpoint averaged)")
+        distributed.barrier(self.world)
         return row
 
     def stop(self, reason: str) -> None:

@@ -54,7 +54,9 @@ def load(path: Path) -> dict:
 
 
 def rng_state() -> dict:
-    """Every random stream the next step depends on, as tensors and plain values."""
+    """Every random stream the next step of this process depends on, as tensors and plain values:
+    on CUDA the current device's only (a process trains on one GPU; under DDP each process's
+    state is gathered into the checkpoint, see base/checkpointing.py)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
@@ -62,18 +64,29 @@ def rng_state() -> dict:
                   "has_gauss": has_gauss, "cached": cached},
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda_device"] = torch.cuda.get_rng_state(torch.cuda.current_device())
     return state
 
 
-def set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict) -> str | None:
+    """Restore what rng_state() saved; returns why the run is not bit-exact from here (None: it is).
+    Checkpoints written before per-process states hold every visible GPU's (`cuda`, a list): the
+    current device's is taken when the list reaches it."""
     random.setstate(_tuples(state["python"]))
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = state.get("cuda_device")
+    if saved is None and state.get("cuda"):
+        index = torch.cuda.current_device() if torch.cuda.is_available() else 0
+        saved = state["cuda"][index] if index < len(state["cuda"]) else None
+        if saved is None:
+            return (f"last.pt holds the random states of {len(state['cuda'])} GPU(s), none for cuda:{index}; "
+                    "the GPU's random stream starts anew")
+    if saved is not None and torch.cuda.is_available():  # a GPU run moved to the CPU has no use for it
+        torch.cuda.set_rng_state(saved, torch.cuda.current_device())
+    return None
 
 
 def _tuples(value):

@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from base import checkpoint
+from base.device import seed_process
 from base.distributed import gather
 from base.epoch_progress import EpochProgress
 from base.errors import UserError
@@ -28,20 +30,25 @@ class CheckpointMixin:
                  "trainer": self.cfg.trainer, "heads": dict(self.heads)}
         if full:
             progress = self.progress.state_dict() if self.progress else None
+            per_process = (lambda value: gather(value, self.world)) if self.world.enabled else (lambda value: value)
             state.update({name: part.state_dict() for name, part in self.updater.resumable().items()})
-            state.update(best=self.best, stale=self.stale, rng=checkpoint.rng_state(),
-                         step=self.progress.step if self.progress else 0,
-                         progress=gather(progress, self.world) if self.world.enabled else progress)
+            state.update(best=self.best, stale=self.stale, rng=per_process(checkpoint.rng_state()),
+                         step=self.progress.step if self.progress else 0, progress=per_process(progress),
+                         channels_last=self.memory_format == torch.channels_last)
         return state
 
-    def load_weights(self, path: Path, for_inference: bool = False) -> dict:
-        """Load a checkpoint's weights (for inference: the EMA's where last.pt has them); refuse
-        one made for other heads or another backbone."""
-        state = checkpoint.load(path)
+    def checked(self, path: Path, state: dict) -> dict:
+        """`state` (read from `path`), refused when made for other heads or another backbone."""
         made = state.get("config", {}).get("backbone"), state.get("heads")
         if "model" not in state or made != (self.cfg.backbone, dict(self.heads)):
             raise UserError(f"{path}: made for backbone {made[0]!r} with heads {made[1]}, not {self.cfg.backbone!r} "
                             f"with {dict(self.heads)}; use the run folder it was trained in, or train anew")
+        return state
+
+    def load_weights(self, path: Path, for_inference: bool = False, state: dict | None = None) -> dict:
+        """Load a checkpoint's weights (for inference: the EMA's where last.pt has them); refuse
+        one made for other heads or another backbone. `state`: its contents, already read."""
+        state = self.checked(path, checkpoint.load(path) if state is None else state)
         weights = validated_weights(state) if for_inference else state["model"]
         try:
             self.model.load_state_dict(weights)
@@ -50,29 +57,74 @@ class CheckpointMixin:
                             f"({str(err).splitlines()[0]}); use the run folder it was trained in") from None
         return state
 
-    def restore(self, path: Path, state: dict | None = None) -> int:
-        """Continue from last.pt (`state`: its contents, already loaded into the model); return the
-        epoch to train next (self.progress holds how far it got when the checkpoint was taken inside it)."""
-        state = state or self.load_weights(path)
+    def read_last(self, run: Path) -> tuple[dict, list[dict]] | None:
+        """(last.pt, the metrics.csv rows it has behind it) of `run`, or None when there is no
+        last.pt. Rank 0 reads them and hands them to the other processes: without a shared file
+        system theirs may be missing or older, and every process must continue from one epoch."""
+        path = run / "last.pt"
+        if not path.exists():
+            return None
+        state = self.checked(path, checkpoint.load(path))
+        history = []
+        if (run / "metrics.csv").exists():  # rows written after this checkpoint are redone
+            rows = pd.read_csv(run / "metrics.csv")
+            history = rows[rows["epoch"] <= state["epoch"]].to_dict("records")
+        return state, history
+
+    def keep_layout(self, state: dict) -> None:
+        """A resumed run keeps the memory layout it was started with when `channels_last` is
+        "auto": the per-machine timing might pick the other one here, and the run would no longer
+        be exact."""
+        if self.cfg.channels_last != "auto" or "channels_last" not in state:
+            return
+        self.memory_format = torch.channels_last if state["channels_last"] else torch.contiguous_format
+        self.model = self.model.to(memory_format=self.memory_format)
+        self.layout_note = (f"memory layout {'channels_last' if state['channels_last'] else 'contiguous'} "
+                            "(auto: kept from last.pt, the layout this run started with)")
+
+    def restore(self, path: Path, state: dict, history: list[dict]) -> int:
+        """Continue from last.pt (`state`: its contents, `history`: its metrics rows, as read_last
+        gives them); return the epoch to train next (self.progress holds how far it got when the
+        checkpoint was taken inside it)."""
+        self.load_weights(path, state=state)
         for name, part in self.updater.resumable().items():
+            if state.get(name) is None and name == "scaler":  # e.g. a bf16 run resumed on a V100: fp16 now
+                self.log.info(f"{path} was trained without fp16's loss scaler (amp now means fp16 here); "
+                              "a fresh GradScaler starts, so the run is not bit-exact from here")
+                continue
             if state.get(name) is None:
                 raise UserError(f"{path}: holds no {name} state, so this configuration cannot continue it; "
                                 "start a new run")
             part.load_state_dict(state[name])
         self.best, self.stale = state["best"], state["stale"]
-        checkpoint.set_rng_state(state["rng"])
+        self.replan = state.get("config", {}).get("time_limit_minutes", 0) != self.cfg.time_limit_minutes
+        if self.replan:  # the stored plan was made for another time limit: plan anew from the knobs now
+            self.updater.schedule.set_epochs(self.cfg.epochs)
+        rng = self.own(state["rng"], path, "random states")
+        if rng is None:  # a process the run did not have: streams of its own, as at a fresh start
+            seed_process(self.cfg.seed + state["epoch"], self.world.rank)
+        elif note := checkpoint.set_rng_state(rng):
+            self.log.info(f"{note}; the run is not bit-exact from here")
         progress = state.get("progress")
         if isinstance(progress, list):  # one per process of a DDP run
-            if len(progress) != self.world.size:
+            if len(progress) != self.world.size and any(progress):
                 raise UserError(f"{path}: written inside an epoch by {len(progress)} processes; resume it with "
                                 f"as many (torchrun --nproc_per_node={len(progress)})")
-            progress = progress[self.world.rank]
+            progress = progress[self.world.rank] if len(progress) == self.world.size else None
         if progress:
             self.progress = EpochProgress.from_state(progress)
-        if (self.run / "metrics.csv").exists():  # rows written after this checkpoint are redone
-            rows = pd.read_csv(self.run / "metrics.csv")
-            self.history = rows[rows["epoch"] <= state["epoch"]].to_dict("records")
+        self.history = history
         where = f"inside epoch {state['epoch'] + 1} at step {state['step']}" if state.get("step") else \
             f"after epoch {state['epoch']}"
         self.log.info(f"resumed from {path} {where}")
         return state["epoch"] + 1
+
+    def own(self, saved, path: Path, what: str):
+        """This process's entry of a per-process list in a checkpoint (a single-process run's
+        checkpoint holds the entry itself), or None where the run had fewer processes than now.
+        Another process count than the run had is said in the log: not bit-exact from here."""
+        entries = saved if isinstance(saved, list) else [saved]
+        if len(entries) != self.world.size:
+            self.log.info(f"{path}: written by {len(entries)} process(es), resumed by {self.world.size}; {what} "
+                          "continue where a rank had them, so the run is not bit-exact from here")
+        return entries[self.world.rank] if self.world.rank < len(entries) else None

@@ -101,6 +101,9 @@ class Config(Mapping):
     def __repr__(self) -> str:
         return f"Config({self._values!r})"
 
+    def __reduce__(self):  # pickled as its values: rank 0 hands a run group's member configs to the others
+        return Config, (self._values,)
+
     def replace(self, **changes: Any) -> Config:
         """A validated copy with some knobs changed."""
         return build({**self._values, **changes}, source="replace()")

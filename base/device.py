@@ -19,6 +19,14 @@ def select_device(name: str) -> torch.device:
         raise UserError(f"config knob 'device': {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"config knob 'device' is {name!r} but no CUDA GPU is visible; use device=auto or cpu")
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise UserError(f"config knob 'device' is {name!r} but {count} CUDA GPU(s) are visible "
+                            f"(cuda:0..cuda:{count - 1}); pick one of those")
+        # The current device, not only the model's: pinned memory, the bf16 probe and cuDNN would
+        # otherwise open a context on cuda:0, often another user's GPU.
+        torch.cuda.set_device(device)
     return device
 
 
@@ -34,6 +42,15 @@ def configure_cudnn(device: torch.device, benchmark: bool) -> None:
 
 
 def seed_everything(seed: int) -> None:
+    """Python's, numpy's and torch's global streams (every device's) from one seed."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def seed_process(seed: int, rank: int) -> None:
+    """After the model is built from `seed` alike in every process: each process's own random
+    streams (dropout, drop-path, anything drawn in the step), so replicas do not draw identical
+    masks. Rank 0 keeps `seed` itself, so a single-process run is unchanged."""
+    if rank:
+        seed_everything(seed + 1_000_003 * rank)

@@ -5,11 +5,16 @@
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; each process trains on its share of every epoch
 (EpochSampler shards one draw), gradients are averaged by DistributedDataParallel, validation
 predictions are gathered so every process scores the same full validation set, and only
-rank 0 writes the run folder. nccl on CUDA, gloo on CPU.
+rank 0 writes the run folder. Rank 0 also reads for everyone what decides the run (last.pt and
+metrics.csv on resume, the epoch files of a weight average, a run group's member configs) and
+hands it to the others, so nodes without a shared file system cannot disagree; `barrier` makes the
+others wait for its files. nccl on CUDA (each process bound to cuda:LOCAL_RANK), gloo on CPU.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,12 +22,14 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+_alone = False  # inside alone(): this process works by itself, whatever torchrun said
 
 @dataclass(frozen=True)
 class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    local_size: int = 1  # processes on this node: they share its cores and memory
 
     @property
     def enabled(self) -> bool:
@@ -33,15 +40,60 @@ class World:
         return self.rank == 0
 
 
+def env_rank() -> int:
+    """This process's rank as torchrun tells it (0 when not launched so), before any process group."""
+    return 0 if _alone else int(os.environ.get("RANK", "0"))
+
+
 def init_from_env(device: torch.device) -> World:
-    """Join the process group torchrun describes (once per process); World() when not launched so."""
+    """Join the process group torchrun describes (once per process); World() when not launched so.
+    On CUDA `device` must already be this process's GPU (see local_device): the group is bound to
+    it, so nccl never opens a context on another process's GPU."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size == 1:
+    if size == 1 or _alone:
         return World()
-    world = World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
+    local_size = int(os.environ.get("LOCAL_WORLD_SIZE", size))
+    world = World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")), local_size)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
     return world
+
+
+def local_device(device: torch.device) -> torch.device:
+    """Under torchrun on CUDA, this process's own GPU (cuda:LOCAL_RANK); `device` otherwise."""
+    if device.type != "cuda" or int(os.environ.get("WORLD_SIZE", "1")) == 1 or _alone:
+        return device
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    torch.cuda.set_device(device)  # pinned memory and cuDNN follow the current device
+    return device
+
+
+def shutdown() -> None:
+    """Leave the process group at the end of a torchrun job (torch warns, and nccl may hang at
+    exit, without it)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextmanager
+def alone() -> Iterator[None]:
+    """Work in this process only while the others wait (e.g. rank 0 scoring a run group): trainers
+    made inside see World() and make no collective calls."""
+    global _alone
+    was, _alone = _alone, True
+    try:
+        yield
+    finally:
+        _alone = was
+
+
+def barrier(world: World) -> None:
+    """Every process waits here until all have come (e.g. until rank 0's files are written)."""
+    if world.enabled:
+        dist.barrier()
 
 
 def broadcast(value, world: World):

@@ -69,6 +69,19 @@ class TimeBudget:
         schedule.set_epochs(fit)
         return self.describe(fit, was, configured_epochs)
 
+    def fit_resumed(self, schedule: Schedule, done: int, configured_epochs: int, world: World) -> str | None:
+        """Right after resuming a run whose time limit changed (the stored plan belongs to the old
+        one): plan `schedule` for this limit from the `done` epochs already timed. With none done
+        yet the first re-plan comes after the next epoch, as in a new run."""
+        if not self.seconds or done >= configured_epochs:
+            return None
+        fit = broadcast(max(done, plan_epochs(self.limit, self.startup, self.seconds, configured_epochs)), world)
+        was = schedule.epochs
+        if fit == was:
+            return None
+        schedule.set_epochs(fit)
+        return self.describe(fit, was, configured_epochs)
+
     def describe(self, fit: int, was: int, configured_epochs: int) -> str:
         used = self.startup + sum(self.seconds)
         return (f"time_limit_minutes {self.minutes:g}: {fit} of {configured_epochs} epochs fit at "

@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import torch
@@ -52,9 +54,24 @@ def build_loader(cfg, table: pd.DataFrame, train: bool, world: World, device: to
                                share=cfg.sampler_share)
     else:
         sampler = distributed.ShardSampler(len(table), world) if world.enabled else None
-    images = image_cache.load(table["file"].tolist(), cfg)
+    images = cached_images(cfg, table["file"].tolist(), world)
     dataset = FaceDataset(table, build_transform(cfg, train), images, image_reader(cfg))
-    return BaseDataLoader(dataset, cfg, train, sampler=sampler, device=device)
+    return BaseDataLoader(dataset, cfg, train, sampler=sampler, device=device, processes=world.local_size)
+
+
+def cached_images(cfg, files: list[str], world: World):
+    """The decoded-image cache of `files` (image_cache.load). Under torchrun a disk cache is built
+    once per machine: its local rank 0 decodes while the others wait, then every process maps the
+    one file; a memory cache is each process's own, within its share of the budget."""
+    processes = world.local_size
+    build_first = world.enabled and image_cache.cache_mode(files, cfg, processes) == "disk"
+    if build_first and world.local_rank:
+        distributed.barrier(world)  # the node's rank 0 is writing the file
+    threads = max(2, 2 * (os.cpu_count() or 1) // processes) if processes > 1 else None  # the cores are shared
+    images = image_cache.load(files, cfg, threads, processes)
+    if build_first and not world.local_rank:
+        distributed.barrier(world)
+    return images
 
 
 def unaugmented(cfg, loader: BaseDataLoader, device: torch.device) -> BaseDataLoader:

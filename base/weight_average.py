@@ -10,7 +10,11 @@ averaged.pt (what `inference.py --checkpoint averaged` loads) with its scores in
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+
+from base import checkpoint
 
 
 def validated_weights(state: dict) -> dict[str, torch.Tensor]:
@@ -35,3 +39,12 @@ def mean_weights(weights: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tens
 def recompute_batchnorm(model: torch.nn.Module, batches) -> None:
     """Batch-norm running statistics measured anew over `batches` (model-ready input tensors)."""
     torch.optim.swa_utils.update_bn(batches, model)
+
+
+def mean_of_last(run: Path, epochs_done: int, k: int) -> tuple[list[int], dict[str, torch.Tensor]] | None:
+    """(epochs, their mean validated weights) of the last `k` epoch-NNN.pt files of `run` among
+    its first `epochs_done` epochs; None when there are none."""
+    kept = [(e, p) for e, p in checkpoint.epoch_files(run) if e <= epochs_done][-k:]
+    if not kept:
+        return None
+    return [e for e, _ in kept], mean_weights([validated_weights(checkpoint.load(p)) for _, p in kept])

@@ -40,15 +40,21 @@ def cache_key(files: Sequence[str], size: tuple[int, int], policy: str, crop: st
     return h.hexdigest()[:20]
 
 
-def load(files: Sequence[str], cfg, threads: int | None = None) -> np.ndarray | None:
+def cache_mode(files: Sequence[str], cfg, processes: int = 1) -> str:
+    """"off", "memory" or "disk" for `files`. `processes` on one machine (torchrun) each keep their
+    own memory cache, so they share the `cache_memory_gb` budget."""
+    if cfg.cache != "auto" or not len(files):
+        return cfg.cache if len(files) else "off"
+    height, width = cache_shape(cfg)
+    return "memory" if len(files) * height * width * 3 <= cfg.cache_memory_gb * 2**30 / processes else "disk"
+
+
+def load(files: Sequence[str], cfg, threads: int | None = None, processes: int = 1) -> np.ndarray | None:
     """The decoded images of `files` in order, from or into the cache; None when the cache is off."""
-    if cfg.cache == "off" or not len(files):
+    mode = cache_mode(files, cfg, processes)
+    if mode == "off":
         return None
     height, width = cache_shape(cfg)
-    size = len(files) * height * width * 3
-    mode = cfg.cache
-    if mode == "auto":
-        mode = "memory" if size <= cfg.cache_memory_gb * 2**30 else "disk"
     shrink = A.Compose(resize(cfg.replace(image_size=(height, width))))
     if mode == "memory":
         images = np.empty((len(files), height, width, 3), np.uint8)

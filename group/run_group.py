@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base import run_dir
+from base import distributed, run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
+from base.device import select_device
 from base.group_file import write_group
 from base.run_dir import setup_logging
 from data_loader.split import load_split
@@ -56,17 +57,42 @@ class RunGroup:
         return val_table, predictor.load(group).predict(val_table)
 
     def fit(self, run: Path | None = None, resume: bool = False) -> dict:
+        """Train the members in turn into one group folder, then score the group. Under torchrun
+        rank 0 makes the folder, prepares each member (its config, files it needs) and scores the
+        group alone; every process trains each member together with the others."""
         cfg = self.cfg
-        load_split(cfg)  # bad data fails before any folder is made
-        group = run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or self.kind)
-        write_text(group / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        write_group(group, self.kind, self.combine, self.predicting_members())
+        world = distributed.init_from_env(distributed.local_device(select_device(cfg.device)))
+        if world.main:
+            load_split(cfg)  # bad data fails before any folder is made
+        group = distributed.broadcast(self.prepare(run, resume) if world.main else None, world)
         started = time.perf_counter()
-        with run_dir.removed_without_checkpoint(group, fresh=not resume):
+        with run_dir.removed_without_checkpoint(group, fresh=not resume and world.main):
             for name in self.plan():
                 folder = group / name
                 # A member folder exists when resuming, or when member_config prepared its inputs.
-                build(self.member_config(name, group)).fit(folder, resume=folder.is_dir())
+                member, again = distributed.broadcast(self.prepared_member(name, group) if world.main else None, world)
+                build(member).fit(folder, resume=again)
+        row = None
+        if world.main:
+            with distributed.alone():  # the other processes wait at the broadcast below
+                row = self.score(group, started)
+        return distributed.broadcast(row, world)
+
+    def prepare(self, run: Path | None, resume: bool) -> Path:
+        group = run_dir.prepare(run, resume, self.cfg.runs_dir, self.cfg.name or self.kind)
+        write_text(group / "config.json", json.dumps(self.cfg.to_dict(), indent=2) + "\n")
+        write_group(group, self.kind, self.combine, self.predicting_members())
+        return group
+
+    def prepared_member(self, name: str, group: Path) -> tuple[Config, bool]:
+        """(member `name`'s config, whether to resume it): what rank 0 hands every process."""
+        with distributed.alone():  # e.g. pseudo-labelling predicts the eval images here
+            member = self.member_config(name, group)
+        return member, (group / name).is_dir()
+
+    def score(self, group: Path, started: float) -> dict:
+        """The group's validation row (metrics.csv) and pictures."""
+        cfg = self.cfg
         log = setup_logging(group)
         table, probs = self.validation(group)
         row = {**validation_metrics(probs, table), "seconds": time.perf_counter() - started}

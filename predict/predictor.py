@@ -15,10 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from base import config as config_lib
+from base.device import select_device
 from base.errors import UserError
 from base.group_file import GROUP_FILE
+from base.run_dir import setup_logging
+from base.update import native_bf16
 from trainer import get_trainer  # the package: every trainer registered
 
 
@@ -31,6 +35,17 @@ def combine_probabilities(probs: list[np.ndarray], how: str, weights: Sequence[f
     return np.average(np.stack(probs), axis=0, weights=weights)
 
 
+def runnable_amp(amp: str, device: torch.device) -> tuple[str, str | None]:
+    """The precision to predict in on `device`: the run's `amp`, or where this device cannot run
+    it (fp16 on a CPU, bf16 on a GPU without it) the nearest one it can, with a note for the log.
+    Predictions then differ from the run's validation in the last digits only."""
+    if amp == "fp16" and device.type != "cuda":
+        return "off", f"trained with amp=fp16, which needs CUDA; predicting on {device} in float32"
+    if amp == "bf16" and device.type == "cuda" and not native_bf16():
+        return "fp16", "trained with amp=bf16, which this GPU does not compute natively; predicting in fp16"
+    return amp, None
+
+
 class RunPredictor:
     """One trained run: its trainer, with the weights of its configured checkpoint."""
 
@@ -40,6 +55,10 @@ class RunPredictor:
         # The checkpoint brings the weights: never download or read the backbone's own.
         values = {**saved, "pretrained": False, "weights_file": "", **changes}
         self.cfg = config_lib.from_dict(values, source=str(run / "config.json"))
+        amp, note = runnable_amp(self.cfg.amp, select_device(self.cfg.device))
+        if note:
+            setup_logging().info(f"{run}: {note}")
+            self.cfg = self.cfg.replace(amp=amp)
         self.trainer = get_trainer(self.cfg.trainer)(self.cfg)
         self.checkpoint = run / f"{self.cfg.checkpoint}.pt"
         if self.cfg.checkpoint == "averaged" and not self.checkpoint.is_file():

@@ -1,10 +1,10 @@
 """The update engine: schedules, accumulation, clipping, AMP, EMA; and exact resume with all of them."""
-import itertools
 import math
 
 import pandas as pd
 import pytest
 import torch
+from fake_clock import fake_laps
 from torch import nn
 
 import train
@@ -194,18 +194,10 @@ def test_ema_warmup_starts_from_the_trained_weights_not_the_random_ones(warmup):
     assert moved == pytest.approx(1.0 if warmup else 0.001, rel=1e-3)
 
 
-def _fake_laps(monkeypatch, laps):
-    """The time budget's clock: epoch i "takes" laps[i] seconds (the last one repeats)."""
-    from base import time_budget
-
-    times = iter(itertools.accumulate([0.0, *laps, *[laps[-1]] * 100]))
-    monkeypatch.setattr(time_budget, "clock", lambda: next(times))
-
-
 def test_time_limit_shortens_the_schedule_so_it_still_anneals(tiny_cfg, monkeypatch):
     from trainer import get_trainer
 
-    _fake_laps(monkeypatch, [60.0])  # every epoch "takes" a minute
+    fake_laps(monkeypatch, [60.0])  # every epoch "takes" a minute
     trainer = get_trainer("single")(tiny_cfg.replace(epochs=6, time_limit_minutes=3.5))
     trainer.fit()
     # after epoch 1 (and the real reading time, well under 30 s) two more minutes fit, not three
@@ -221,7 +213,7 @@ def test_time_limit_shortens_the_schedule_so_it_still_anneals(tiny_cfg, monkeypa
 def test_time_limit_lengthens_the_plan_again_once_the_slow_first_epoch_is_past(tiny_cfg, monkeypatch):
     from trainer import get_trainer
 
-    _fake_laps(monkeypatch, [100.0, 40.0])  # 240 s: after epoch 1 one more fits, after epoch 2 two more
+    fake_laps(monkeypatch, [100.0, 40.0])  # 240 s: after epoch 1 one more fits, after epoch 2 two more
     trainer = get_trainer("single")(tiny_cfg.replace(epochs=4, time_limit_minutes=4.0))
     trainer.fit()
     assert list(pd.read_csv(trainer.run / "metrics.csv")["epoch"]) == [1, 2, 3, 4]

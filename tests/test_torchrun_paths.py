@@ -1,0 +1,103 @@
+"""Every path a torchrun user can take, on two CPU processes with gloo: run groups make one
+folder, weight averaging and resume follow rank 0, the disk cache is built once per machine,
+replicas draw their own random numbers, and the process group is left at the end."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import inference
+import train
+from base import checkpoint
+from base.base_data_loader import default_workers
+from data_loader import image_cache
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def torchrun_runs(tiny_data, tmp_path_factory):
+    """The runs tests/ddp_paths.py makes with 2 processes, and what each process recorded."""
+    root = tmp_path_factory.mktemp("torchrun")
+    out = root / "out"
+    out.mkdir()
+    values = {"data_dir": f"'{tiny_data}'", "runs_dir": f"'{root / 'runs'}'", "backbone": "'test_resnet'",
+              "image_size": "(32,32)", "batch_size": 16, "epochs": 1, "num_workers": 0, "inference_batch_size": 32,
+              "plots": False, "device": "'cpu'"}
+    sets = [a for k, v in values.items() for a in ("--set", f"{k}={v}")]
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "tests/ddp_paths.py", str(out), *sets], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    runs = {p.name.split("-")[0]: p for p in (root / "runs").iterdir()}
+    return runs, out, sorted(p.name for p in (root / "runs").iterdir())
+
+
+def test_run_groups_make_one_folder_that_every_process_trains_into(torchrun_runs):
+    runs, _, folders = torchrun_runs
+    assert [f.split("-")[0] for f in folders] == ["average", "kfold", "separate"]  # no rank's stray folder
+    assert {"fold0", "fold1", "metrics.csv", "oof.csv"} <= {p.name for p in runs["kfold"].iterdir()}
+    assert all((runs["kfold"] / f / "best.pt").is_file() for f in ("fold0", "fold1"))
+    assert {"mask", "gender", "age", "metrics.csv"} <= {p.name for p in runs["separate"].iterdir()}
+    assert "x 2 processes" in (runs["separate"] / "age" / "train.log").read_text()
+
+
+def test_average_last_scores_the_model_it_saves(torchrun_runs, capsys):
+    runs, _, _ = torchrun_runs
+    run = runs["average"]
+    saved = pd.read_csv(run / "averaged.csv")
+    assert saved["epochs"].tolist() == ["2-3"]
+    capsys.readouterr()
+    again = inference.main(["--run", str(run), "--checkpoint", "averaged", "--evaluate"])
+    assert again["no TTA"]["val_f1"] == pytest.approx(saved["val_f1"].iloc[0], abs=1e-12)
+
+
+def test_rank_0_alone_reads_checkpoints_on_resume(torchrun_runs):
+    runs, out, _ = torchrun_runs
+    run = runs["average"]
+    assert pd.read_csv(run / "metrics.csv")["epoch"].tolist() == [1, 2, 3]
+    assert "resumed from" in (run / "train.log").read_text()  # and rank 1 never read a checkpoint
+    rng = checkpoint.load(run / "last.pt")["rng"]
+    assert isinstance(rng, list) and len(rng) == 2 and not torch.equal(rng[0]["torch"], rng[1]["torch"])
+
+
+def test_a_run_of_two_processes_resumes_in_one_and_says_it_is_no_longer_exact(torchrun_runs, capsys):
+    runs, _, _ = torchrun_runs
+    run = runs["average"]
+    capsys.readouterr()
+    train.main(["--resume", str(run), "--set", "epochs=4"])
+    err = capsys.readouterr().err
+    assert "written by 2 process(es), resumed by 1" in err and "not bit-exact" in err
+    assert pd.read_csv(run / "metrics.csv")["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_the_disk_cache_is_built_once_per_machine(torchrun_runs):
+    _, out, _ = torchrun_runs
+    assert (out / "fill-rank0.txt").is_file() and not (out / "fill-rank1.txt").exists()
+    assert len(list((out / "cache").glob("*.npy"))) == 2  # training and validation pictures, one file each
+
+
+def test_replicas_start_alike_and_then_draw_their_own_numbers(torchrun_runs):
+    _, out, _ = torchrun_runs
+    first = [json.loads((out / f"init-rank{r}.txt").read_text().splitlines()[0]) for r in (0, 1)]
+    assert first[0]["weights"] == first[1]["weights"] and first[0]["draw"] != first[1]["draw"]
+
+
+def test_train_py_leaves_the_process_group_at_the_end(torchrun_runs):
+    _, out, _ = torchrun_runs
+    assert [(out / f"done-rank{r}.txt").read_text().strip() for r in (0, 1)] == ["False", "False"]
+
+
+def test_processes_on_one_machine_share_its_cores_and_memory(tiny_cfg, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(32)), raising=False)
+    cuda = torch.device("cuda")
+    assert default_workers(-1, cuda) == 8 and default_workers(-1, cuda, processes=8) == 3
+    files = ["x"] * 1000  # 1000 pictures at 32x32: 3 MB
+    budget = 1000 * 32 * 32 * 3 / 2**30
+    cfg = tiny_cfg.replace(cache="auto", cache_memory_gb=budget)
+    assert image_cache.cache_mode(files, cfg) == "memory" and image_cache.cache_mode(files, cfg, 2) == "disk"
