@@ -51,10 +51,17 @@ class WarmupEma(ModelEmaV3):
     def __init__(self, model: nn.Module, decay: float, warmup: bool):
         super().__init__(model, decay=decay, use_warmup=warmup)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self.count = 0  # the host's copy: reading the buffer at every update would make the host wait
 
     def update(self, model: nn.Module, step: int | None = None) -> None:
-        self.updates += 1
-        super().update(model, step=int(self.updates) if self.use_warmup else None)
+        self.count += 1
+        self.updates.fill_(self.count)
+        super().update(model, step=self.count if self.use_warmup else None)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.count = int(self.updates)  # once, on resume
+        return result
 
 
 class Updater:

@@ -110,7 +110,8 @@ def _trainer(cfg):
 @pytest.mark.parametrize("knobs", [{}, {"mix": "cutmix", "mix_prob": 1.0, "trainer": "multihead"},
                                    {"loss": "f1"}, {"loss": {"ce": 0.5, "f1": 0.5}, "trainer": "multihead"},
                                    {"class_weights": "inverse"}, {"class_weights": "inverse", "loss": "focal",
-                                                                  "trainer": "multihead", "mix": "cutmix"}])
+                                                                  "trainer": "multihead", "mix": "cutmix"},
+                                   {"ema": True}])  # the EMA's warm-up counts its updates on the host
 def test_host_reads_per_epoch_are_steps_over_sync_every(tiny_cfg, monkeypatch, knobs):
     trainer, loader = _trainer(tiny_cfg.replace(batch_size=4, **knobs))
     steps = len(loader)
@@ -166,8 +167,7 @@ def test_an_fp16_update_reads_the_device_once_beyond_torchs_own_step(monkeypatch
     """GradScaler on the CPU stands in for fp16 on CUDA (amp_dtype refuses fp16 off CUDA). Every
     read counts here, torch's too: a plain optimizer's scaler.step() reads the inf flag itself (one),
     a fused one's reads nothing; the update then reads one value to decide the schedule's tick."""
-    # ema_warmup off: WarmupEma reads its own counter (int(self.updates)) at every update, not the scaler
-    cfg = config_lib.load(overrides=["lr=0.1", "epochs=10", "ema=True", "ema_decay=0.5", "ema_warmup=False"])
+    cfg = config_lib.load(overrides=["lr=0.1", "epochs=10", "ema=True", "ema_decay=0.5"])
     torch.manual_seed(0)
     model = nn.Linear(4, 3)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, fused=fused)
