@@ -31,7 +31,8 @@ save, ready = checkpoint.save, Path(sys.argv.pop(1))
 def save_then_wait(path, state):
     save(path, state)
     if Path(path).name == "last.pt" and state["epoch"] == 1 and state.get("step") == 3:
-        ready.write_text(str(Path(path).parent))
+        ready.with_suffix(".tmp").write_text(str(Path(path).parent))
+        ready.with_suffix(".tmp").rename(ready)  # whole: the test reads it as soon as it exists
         while True:
             time.sleep(1)
 checkpoint.save = save_then_wait
