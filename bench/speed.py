@@ -23,6 +23,7 @@ reading closes the run. Each ratio is of totals over the whole epoch, and the pe
 show the spread. `--images N` times the first N training pictures (default: the whole training
 split); `--compile` adds compile=True: pure compute (with the compile time) and mask18 on one
 round's batches.
+On CUDA the last line is the peak GPU memory of the whole bench.
 """
 from __future__ import annotations
 
@@ -192,6 +193,9 @@ def main() -> None:
           f"{mine_rate / compute[best]:.2f}x (rounds, against the readings around each: "
           + " / ".join(f"{m / c:.2f}" for (m, _), c in zip(per_round, around, strict=True))
           + f"); the plain loop / pure compute contiguous: {plain_rate / compute['contiguous']:.2f}x")
+    if trainer.device.type == "cuda":  # every loop above held its model at once: an upper bound for each
+        print(f"peak GPU memory: {torch.cuda.max_memory_allocated(trainer.device) / 2**30:.2f} GiB allocated, "
+              f"{torch.cuda.max_memory_reserved(trainer.device) / 2**30:.2f} GiB reserved (the whole bench)")
 
 
 def compiled(cfg, layout: bool, eager_trainer, eager_computer, loader, first_round: tuple[int, int],
