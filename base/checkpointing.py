@@ -105,12 +105,12 @@ class CheckpointMixin:
             seed_process(self.cfg.seed + state["epoch"], self.world.rank)
         elif note := checkpoint.set_rng_state(rng):
             self.log.info(f"{note}; the run is not bit-exact from here")
-        progress = state.get("progress")
-        if isinstance(progress, list):  # one per process of a DDP run
-            if len(progress) != self.world.size and any(progress):
-                raise UserError(f"{path}: written inside an epoch by {len(progress)} processes; resume it with "
-                                f"as many (torchrun --nproc_per_node={len(progress)})")
-            progress = progress[self.world.rank] if len(progress) == self.world.size else None
+        progress = state.get("progress")  # one per process of a DDP run, or a single process's own
+        progress = progress if isinstance(progress, list) else [progress]
+        if len(progress) != self.world.size and any(progress):  # each process's share of the epoch differs
+            raise UserError(f"{path}: written inside an epoch by {len(progress)} process(es); resume it with "
+                            f"as many (torchrun --nproc_per_node={len(progress)}), or from an epoch end")
+        progress = progress[self.world.rank] if len(progress) == self.world.size else None
         if progress:
             self.progress = EpochProgress.from_state(progress)
         self.history = history

@@ -131,3 +131,24 @@ def test_a_resumed_run_keeps_its_memory_layout_whatever_the_timing_cache_says(ti
     assert "kept from last.pt" in (run / "train.log").read_text()
 
 
+
+
+def test_a_checkpoint_from_inside_an_epoch_needs_as_many_processes(tiny_cfg, tmp_path):
+    from base.distributed import World
+    from base.epoch_progress import EpochProgress
+    from base.errors import UserError
+
+    def ready(trainer):
+        trainer.run = tmp_path
+        trainer.steps_per_epoch = len(trainer.loader(trainer.split_tables()[0], train=True))
+        trainer.build_updater()
+        trainer.best, trainer.stale = None, 0
+        return trainer
+
+    one = ready(get_trainer("single")(tiny_cfg))
+    one.progress = EpochProgress(1, lr=0.1, step=3)  # 3 steps into epoch 1, one process's share
+    one.save_last(0)
+    two = ready(get_trainer("single")(tiny_cfg))
+    two.world = World(rank=0, size=2, local_size=2)  # as rank 0 of two processes sees it
+    with pytest.raises(UserError, match=r"written inside an epoch by 1 process\(es\); resume it with as many"):
+        two.restore(tmp_path / "last.pt", *two.read_last(tmp_path))
