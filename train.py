@@ -74,10 +74,11 @@ def main(argv: list[str] | None = None) -> dict:
     PRESETS.get(cfg.augment)  # fail on an unknown name now, not after the data is read
     for view in cfg.tta:
         VIEWS.get(view)
-    try:
-        return build(cfg).fit(run, resume=run is not None)
-    finally:
-        distributed.shutdown()  # under torchrun: leave the process group
+    result = build(cfg).fit(run, resume=run is not None)
+    # Under torchrun: leave the process group, after a normal end only; a process that failed
+    # alone exits and torchrun stops the others, which may be waiting inside a collective call.
+    distributed.shutdown()
+    return result
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import torch
@@ -23,6 +24,10 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 _alone = False  # inside alone(): this process works by itself, whatever torchrun said
+_control = None  # the gloo group of the run's own messages (see init_from_env)
+# How long a process waits at a message for another: rank 0 may work alone for a while (score a
+# k-fold group, pseudo-label 12,600 eval pictures, build a disk cache) while the others wait.
+CONTROL_TIMEOUT = timedelta(hours=2)
 
 @dataclass(frozen=True)
 class World:
@@ -54,17 +59,23 @@ def init_from_env(device: torch.device) -> World:
         return World()
     local_size = int(os.environ.get("LOCAL_WORLD_SIZE", size))
     world = World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")), local_size)
+    global _control
     if not dist.is_initialized():
         if device.type == "cuda":
             dist.init_process_group("nccl", device_id=device)
         else:
             dist.init_process_group("gloo")
+        # The run's own messages (run folder, checkpoints, configs, barriers) travel on a gloo
+        # group of their own: pickles stay in host memory, and waiting for rank 0 is bounded by
+        # CONTROL_TIMEOUT, not by nccl's 10 minutes, which stays in force for DDP's gradients.
+        _control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
     return world
 
 
 def local_device(device: torch.device) -> torch.device:
-    """Under torchrun on CUDA, this process's own GPU (cuda:LOCAL_RANK); `device` otherwise."""
-    if device.type != "cuda" or int(os.environ.get("WORLD_SIZE", "1")) == 1 or _alone:
+    """Under torchrun on CUDA, this process's own GPU (cuda:LOCAL_RANK), also inside alone();
+    `device` otherwise."""
+    if device.type != "cuda" or int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return device
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     torch.cuda.set_device(device)  # pinned memory and cuDNN follow the current device
@@ -74,8 +85,10 @@ def local_device(device: torch.device) -> torch.device:
 def shutdown() -> None:
     """Leave the process group at the end of a torchrun job (torch warns, and nccl may hang at
     exit, without it)."""
+    global _control
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        dist.destroy_process_group()  # every group, the control group too
+    _control = None
 
 
 @contextmanager
@@ -93,7 +106,7 @@ def alone() -> Iterator[None]:
 def barrier(world: World) -> None:
     """Every process waits here until all have come (e.g. until rank 0's files are written)."""
     if world.enabled:
-        dist.barrier()
+        dist.barrier(group=_control)
 
 
 def broadcast(value, world: World):
@@ -101,7 +114,7 @@ def broadcast(value, world: World):
     if not world.enabled:
         return value
     box = [value]
-    dist.broadcast_object_list(box, src=0)
+    dist.broadcast_object_list(box, src=0, group=_control)
     return box[0]
 
 
@@ -110,7 +123,7 @@ def gather(value, world: World) -> list:
     if not world.enabled:
         return [value]
     out = [None] * world.size
-    dist.all_gather_object(out, value)
+    dist.all_gather_object(out, value, group=_control)
     return out
 
 

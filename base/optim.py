@@ -125,7 +125,7 @@ class Schedule:
     def state_dict(self) -> dict:
         return {"updates": self.updates, "epochs_ended": self.epochs_ended, "plateau_factor": self.plateau_factor,
                 "best": self.best, "bad_epochs": self.bad_epochs, "epochs": self.epochs,
-                "planned_epochs": self.cfg.epochs}
+                "planned_epochs": self.cfg.epochs, "updates_per_epoch": self.updates_per_epoch}
 
     def load_state_dict(self, state: dict) -> None:
         if "updates" not in state:  # written before the warm-up counted updates: one "tick"
@@ -133,6 +133,9 @@ class Schedule:
             state = {**state, "updates": tick * n if self.per_epoch else tick,
                      "epochs_ended": tick if self.per_epoch else tick // n}
         self.updates, self.epochs_ended = state["updates"], state["epochs_ended"]
+        saved = state.get("updates_per_epoch", self.updates_per_epoch)
+        if saved != self.updates_per_epoch:  # resumed with another process count (or batch): same share of the run
+            self.updates = round(self.updates * self.updates_per_epoch / saved)
         self.plateau_factor, self.best, self.bad_epochs = state["plateau_factor"], state["best"], state["bad_epochs"]
         # a schedule re-planned by the time limit keeps its plan, unless the resume asks for other epochs
         same_plan = state.get("planned_epochs", self.cfg.epochs) == self.cfg.epochs

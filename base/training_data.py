@@ -67,7 +67,8 @@ def cached_images(cfg, files: list[str], world: World):
     build_first = world.enabled and image_cache.cache_mode(files, cfg, processes) == "disk"
     if build_first and world.local_rank:
         distributed.barrier(world)  # the node's rank 0 is writing the file
-    threads = max(2, 2 * (os.cpu_count() or 1) // processes) if processes > 1 else None  # the cores are shared
+    # Memory caches are decoded by every process at once, which share the cores; a disk cache by one.
+    threads = max(2, 2 * (os.cpu_count() or 1) // processes) if processes > 1 and not build_first else None
     images = image_cache.load(files, cfg, threads, processes)
     if build_first and not world.local_rank:
         distributed.barrier(world)

@@ -328,25 +328,40 @@ def syncs(work: Work, check: Check) -> None:
 
 
 def ddp(work: Work, check: Check) -> None:
-    """A 2-process run under torchrun: NCCL on two GPUs; on one GPU (NCCL refuses two processes
-    on one GPU) or none, the same DDP path on gloo and the CPU."""
+    """2 processes under torchrun: NCCL on two GPUs; on one GPU (NCCL refuses two processes on one
+    GPU) or none, the same DDP path on gloo and the CPU. A run with a disk cache and a weight
+    average, that run resumed for one more epoch (rank 0 hands last.pt to the other), and a
+    2-fold k-fold group, which must make one folder."""
     gpus = 0
     if not work.cpu:
         import torch
 
         gpus = torch.cuda.device_count()
     where = {"device": "cuda"} if gpus >= 2 else {"device": "cpu", "amp": "off"}
-    cmd = [PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
-           *work.new_run("ddp", epochs=1, **where)]
-    if error := run(cmd, work.log("ddp")):
+    how = "NCCL on 2 GPUs" if gpus >= 2 else f"gloo on the CPU, as {gpus} GPU(s) are visible"
+    torchrun = [PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py"]
+    knobs = {"epochs": 1, "average_last": 1, "cache": "disk", "cache_dir": str(work.dir / "ddp-cache"), **where}
+    if error := run([*torchrun, *work.new_run("ddp", **knobs)], work.log("ddp")):
         return check.say("ddp", "FAIL", error)
     run_dir = the_run(work.dir / "runs" / "ddp")
     rows = metrics(run_dir)
     two = "x 2 processes" in (run_dir / "train.log").read_text()
-    how = "NCCL on 2 GPUs" if gpus >= 2 else f"gloo on the CPU, as {gpus} GPU(s) are visible"
-    check.judge("ddp", two and len(rows) == 1 and math.isfinite(float(rows[0]["val_f1"])),
-                f"2 processes ({how}), val_f1 {float(rows[0]['val_f1']):.4f} after 1 epoch"
+    check.judge("ddp", two and len(rows) == 1 and math.isfinite(float(rows[0]["val_f1"]))
+                and (run_dir / "averaged.csv").is_file(),
+                f"2 processes ({how}), val_f1 {float(rows[0]['val_f1']):.4f} after 1 epoch, averaged.pt written"
                 + ("" if two else "; but train.log shows 1 process"))
+    if error := run([*torchrun, "--resume", str(run_dir), "--set", "epochs=2"], work.log("ddp-resume")):
+        return check.say("ddp-resume", "FAIL", error)
+    rows = metrics(run_dir)
+    check.judge("ddp-resume", [r["epoch"] for r in rows] == ["1", "2"],
+                f"resumed by 2 processes: epochs {', '.join(r['epoch'] for r in rows)} in metrics.csv")
+    if error := run([*torchrun, *work.new_run("ddp-kfold", kfold=True, folds=2, **where)], work.log("ddp-kfold")):
+        return check.say("ddp-kfold", "FAIL", error)
+    folders = sorted(p.name for p in (work.dir / "runs" / "ddp-kfold").iterdir())
+    group = work.dir / "runs" / "ddp-kfold" / folders[0]
+    check.judge("ddp-kfold", len(folders) == 1 and (group / "metrics.csv").is_file(),
+                f"a 2-fold k-fold group: {len(folders)} folder(s), group metrics.csv "
+                + ("written" if (group / "metrics.csv").is_file() else "missing"))
 
 
 def speed(work: Work, check: Check, size: str) -> None:

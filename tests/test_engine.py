@@ -64,6 +64,23 @@ def test_schedule_state_round_trips():
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
 
 
+def test_a_schedule_resumed_with_other_updates_per_epoch_keeps_its_place_in_the_run():
+    # 4 processes made 100 updates an epoch; after epoch 5 of 10 the run goes on with 2 (200 an epoch)
+    cfg = CFG.replace(scheduler="cosine", warmup_epochs=0.0)
+    a = Schedule(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), cfg, 100)
+    for _ in range(5):
+        for _ in range(100):
+            a.update()
+        a.epoch_end()
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    b = Schedule(opt, cfg, 200)
+    b.load_state_dict(a.state_dict())
+    assert b.updates == 1000 and opt.param_groups[0]["lr"] == pytest.approx(0.5)  # halfway down the cosine
+    for _ in range(5 * 200):
+        b.update()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # and at its end with the run's
+
+
 def test_a_schedule_shortened_by_the_time_limit_stays_short_on_resume_unless_epochs_change():
     cfg = CFG.replace(scheduler="cosine", epochs=6)
     a = Schedule(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), cfg, 4)

@@ -110,12 +110,15 @@ def test_each_process_binds_its_own_gpu_before_joining_the_group(monkeypatch):
     monkeypatch.setattr(torch.cuda, "set_device", lambda device: current.append(torch.device(device)))
     monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
     monkeypatch.setattr(distributed.dist, "init_process_group", lambda backend, **kw: joined.append((backend, kw)))
+    monkeypatch.setattr(distributed.dist, "new_group", lambda **kw: joined.append(("group", kw)))
     for name, value in {"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
         monkeypatch.setenv(name, value)
     device = distributed.local_device(torch.device("cuda"))
     world = distributed.init_from_env(device)
     assert device == torch.device("cuda", 1) and current == [device]  # cuda:LOCAL_RANK, made current
-    assert joined == [("nccl", {"device_id": device})]  # nccl bound to it, no context on GPU 0
+    assert joined == [("nccl", {"device_id": device}),  # nccl bound to it, no context on GPU 0
+                      ("group", {"backend": "gloo", "timeout": distributed.CONTROL_TIMEOUT})]  # the run's messages
     assert (world.rank, world.size, world.local_rank, world.local_size) == (3, 4, 1, 2)
-    with distributed.alone():  # rank 0's work for everyone: no group, no collective calls
+    with distributed.alone():  # rank 0's work for everyone: no group, no collective calls, its own GPU still
         assert distributed.init_from_env(device) == distributed.World() and distributed.env_rank() == 0
+        assert distributed.local_device(torch.device("cuda", 0)) == device
