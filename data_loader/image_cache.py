@@ -43,8 +43,10 @@ def cache_key(files: Sequence[str], size: tuple[int, int], policy: str, crop: st
 def cache_mode(files: Sequence[str], cfg, processes: int = 1) -> str:
     """"off", "memory" or "disk" for `files`. `processes` on one machine (torchrun) each keep their
     own memory cache, so they share the `cache_memory_gb` budget."""
-    if cfg.cache != "auto" or not len(files):
-        return cfg.cache if len(files) else "off"
+    if not len(files):
+        return "off"
+    if cfg.cache != "auto":
+        return cfg.cache
     height, width = cache_shape(cfg)
     return "memory" if len(files) * height * width * 3 <= cfg.cache_memory_gb * 2**30 / processes else "disk"
 
