@@ -35,7 +35,7 @@ from base.base_model import BaseModel
 from base.callbacks import Callbacks, build_callbacks
 from base.checkpointing import CheckpointMixin
 from base.config import Config
-from base.device import configure_cudnn, seed_everything, seed_process, select_device
+from base.device import configure_cudnn, seed_everything, seed_process
 from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
 from base.optim import Schedule, build_optimizer
@@ -73,8 +73,7 @@ class BaseTrainer(CheckpointMixin):
                             + ", ".join(METRICS[2:-1]))
         self.specs = head_specs(cfg, self.heads)  # checks the head knobs now; fit() adds class weights
         self.mixer = BatchMixer(cfg.mix, cfg.mix_prob, cfg.mix_alpha, cfg.seed)
-        self.device = distributed.local_device(select_device(cfg.device))  # torchrun: cuda:LOCAL_RANK
-        self.world = distributed.init_from_env(self.device)
+        self.device, self.world = distributed.join(cfg.device)  # torchrun: cuda:LOCAL_RANK
         amp_dtype(cfg.amp, self.device)  # an impossible precision fails now
         configure_cudnn(self.device, cfg.cudnn_benchmark)  # before the layout timing below
         seed_everything(cfg.seed)

@@ -1,7 +1,6 @@
 """Device choice and reproducible seeding."""
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
@@ -20,15 +19,6 @@ def select_device(name: str) -> torch.device:
         raise UserError(f"config knob 'device': {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"config knob 'device' is {name!r} but no CUDA GPU is visible; use device=auto or cpu")
-    if device.type == "cuda" and device.index is not None and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        count = torch.cuda.device_count()
-        if device.index >= count:
-            raise UserError(f"config knob 'device' is {name!r} but {count} CUDA GPU(s) are visible "
-                            f"(cuda:0..cuda:{count - 1}); pick one of those")
-        # The current device, not only the model's: pinned memory, the bf16 probe and cuDNN would
-        # otherwise open a context on cuda:0, often another user's GPU. (Under torchrun each
-        # process takes cuda:LOCAL_RANK instead: base/distributed.py local_device.)
-        torch.cuda.set_device(device)
     return device
 
 

@@ -23,11 +23,15 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from base.device import select_device
+from base.errors import UserError
+
 _alone = False  # inside alone(): this process works by itself, whatever torchrun said
 _control = None  # the gloo group of the run's own messages (see init_from_env)
 # How long a process waits at a message for another: rank 0 may work alone for a while (score a
 # k-fold group, pseudo-label 12,600 eval pictures, build a disk cache) while the others wait.
 CONTROL_TIMEOUT = timedelta(hours=2)
+
 
 @dataclass(frozen=True)
 class World:
@@ -73,13 +77,27 @@ def init_from_env(device: torch.device) -> World:
 
 
 def local_device(device: torch.device) -> torch.device:
-    """Under torchrun on CUDA, this process's own GPU (cuda:LOCAL_RANK), also inside alone();
-    `device` otherwise."""
-    if device.type != "cuda" or int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    """The device this process works on, made the current one on CUDA, so that pinned memory, the
+    bf16 probe and cuDNN open no context on cuda:0 (often another user's GPU): under torchrun
+    cuda:LOCAL_RANK, also inside alone(), whatever index the config names; else `device`."""
+    if device.type != "cuda":
         return device
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    torch.cuda.set_device(device)  # pinned memory and cuDNN follow the current device
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    elif device.index is None:
+        return device
+    elif device.index >= (count := torch.cuda.device_count()):
+        raise UserError(f"config knob 'device' is {str(device)!r} but {count} CUDA GPU(s) are visible "
+                        f"(cuda:0..cuda:{count - 1}); pick one of those")
+    torch.cuda.set_device(device)
     return device
+
+
+def join(device_name: str) -> tuple[torch.device, World]:
+    """This process's device (the `device` knob checked, then local_device) and its place in the
+    torchrun job, joined; what a trainer and a run group each do first."""
+    device = local_device(select_device(device_name))
+    return device, init_from_env(device)
 
 
 def shutdown() -> None:

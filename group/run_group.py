@@ -21,7 +21,6 @@ import pandas as pd
 from base import distributed, run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
-from base.device import select_device
 from base.group_file import write_group
 from base.run_dir import setup_logging
 from data_loader.split import load_split
@@ -61,7 +60,7 @@ class RunGroup:
         rank 0 makes the folder, prepares each member (its config, files it needs) and scores the
         group alone; every process trains each member together with the others."""
         cfg = self.cfg
-        world = distributed.init_from_env(distributed.local_device(select_device(cfg.device)))
+        _, world = distributed.join(cfg.device)
         if world.main:
             load_split(cfg)  # bad data fails before any folder is made
         group = distributed.broadcast(self.prepare(run, resume) if world.main else None, world)

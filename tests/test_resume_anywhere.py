@@ -59,13 +59,13 @@ def test_each_process_saves_and_restores_its_own_gpu_state_only(monkeypatch):
 
 
 def test_cuda_n_becomes_the_current_device(monkeypatch):
-    from base.device import select_device
+    from base.distributed import join
     from base.errors import UserError
 
     cuda = FakeCuda(monkeypatch, count=2)
-    assert select_device("cuda:1") == torch.device("cuda", 1) and cuda.current == 1
+    assert join("cuda:1")[0] == torch.device("cuda", 1) and cuda.current == 1
     with pytest.raises(UserError, match="2 CUDA GPU"):
-        select_device("cuda:2")
+        join("cuda:2")
 
 
 def test_a_bf16_checkpoint_resumed_where_amp_means_fp16_starts_a_fresh_scaler(tiny_overrides, tmp_path, capsys):
