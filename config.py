@@ -180,3 +180,6 @@ person_vote: Literal["off", "vote", "assign"] = "off"  # find each person's pict
                                  # seven (inference.py --person-vote overrides; README "Person vote")
 person_vote_size: int = 7        # the most pictures one person has among the eval pictures (the
                                  # competition: 7); no group grows past it; 0 = no limit
+person_vote_guard: bool = True   # the vote first measures what it does to validation macro F1 and
+                                 # acts only as strongly as that evidence allows (README "Person vote");
+                                 # False: vote in full, unmeasured

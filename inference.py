@@ -4,16 +4,19 @@
     python inference.py --run runs/a --run runs/b --weights 2 1 --tta flip,scale
     python inference.py --run runs/kfold-x --tta flip --evaluate   # validation F1, without and with TTA
     python inference.py --person-vote assign          # gender and age voted per person found, masks 5/1/1
+                                                      # (as strongly as validation shows it helps)
 
 A --run may be a run, a run group (separate models, pseudo-label rounds) or a k-fold group;
 several are averaged in probability space (soft voting), whatever their heads. Besides the
 submission, the averaged probabilities are written (ImageID, p0..p17) for later ensembles, before
-any person vote; with --person-vote the group of every picture too (<out>_groups.csv).
+any person vote; with --person-vote the vote's decision (<out>_vote.json, and person_vote.json in a
+single --run's folder) and the group of every picture (<out>_groups.csv).
 """
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,7 @@ from data_loader.layout import data_root, read_eval
 from data_loader.verify import check_images
 from model.metric import validation_metrics
 from model.tta import VIEWS
-from predict import person_groups, person_vote, predictor
+from predict import person_groups, person_vote, predictor, vote_guard
 from predict.submission import score, write_submission
 
 
@@ -46,10 +49,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tta", help="comma-separated test-time views: flip, scale, shift, brightness; 'none' for "
                     "none (default: the first run's tta knob)")
     ap.add_argument("--evaluate", action="store_true", help="score the runs' validation images (out-of-fold for "
-                    "k-fold groups) without and with TTA; writes nothing")
+                    "k-fold groups) without and with TTA, and with --person-vote what the vote does and what its "
+                    "guard decides (which predicts the eval images too); writes nothing")
     ap.add_argument("--person-vote", choices=("off", "vote", "assign"), help="find the persons among the pictures "
                     "and decide each one's gender and age together; assign: and each group of seven its 5 worn / "
-                    "1 incorrect / 1 none masks (default: the first run's person_vote knob)")
+                    "1 incorrect / 1 none masks; as strongly as the runs' validation shows it helps, or not at all "
+                    "(person_vote_guard) (default: the first run's person_vote knob)")
     ap.add_argument("--checkpoint", choices=("best", "last", "averaged"), help="which weights; averaged: "
                     "the mean of the last epochs, trained with average_last (default: each run's config)")
     ap.add_argument("--data-dir", help="predict this data folder instead of the runs' data_dir")
@@ -102,10 +107,14 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     probs = predictor.combine_probabilities([m.predict(table, tta) for m in models], "mean", args.weights)
     seconds = time.perf_counter() - started
-    voted = probs
+    voted, decision = probs, None
     if vote != "off":
-        groups = find_persons(models[0].cfg, table, log)
-        voted = person_vote.vote(probs, groups, assign=vote == "assign")
+        decision = vote_decision(models, runs, args.weights, tta, vote, (table["file"].tolist(), probs))
+        decision.save(args.out.with_name(args.out.stem + "_vote.json"))
+        log.info(decision.line())
+    if decision is not None and decision.acts:
+        groups = find_persons(models[0].cfg, table, log, cut_scale=decision.cut_scale)
+        voted = person_vote.vote(probs, groups, decision.assign, decision.strength)
         sizes = pd.Series(groups).map(pd.Series(groups).value_counts())
         write_csv(args.out.with_name(args.out.stem + "_groups.csv"),
                   pd.DataFrame({"ImageID": table["ImageID"], "group": groups, "group_size": sizes}))
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     views = f" x {len(tta) + 1} TTA views" if tta else ""
     log.info(f"wrote {args.out} ({len(submission)} rows) and {probs_path} from {len(models)} model folder(s){views} "
              f"in {seconds:.1f}s ({len(table) * len(models) * (len(tta) + 1) / seconds:.0f} images/s)"
-             + (f", person vote {vote}" if vote != "off" else ""))
+             + (f", person vote {vote}" if decision is not None and decision.acts else ""))
     answers = args.answers or (root / "eval" / "answers.csv")
     result = {"rows": len(submission)}
     if args.answers or answers.is_file():
@@ -125,14 +134,45 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def find_persons(cfg, table: pd.DataFrame, log, leave_out=()) -> np.ndarray:
-    """The group of every picture of `table`, from its pixels alone (predict/person_groups.py)."""
+def vote_decision(models: list, runs: list[Path], weights, tta: list[str], mode: str,
+                  among: tuple[list[str], np.ndarray]) -> vote_guard.Decision:
+    """How the vote acts on these runs: decided from their validation, grouped among the eval
+    pictures `among` (files, probabilities; predict/vote_guard.py), or read from a single run's
+    person_vote.json when it was decided there for the same setting."""
+    cfg = models[0].cfg
+    if not cfg.person_vote_guard:
+        return vote_guard.plain(mode)
+    key = {"mode": mode, "runs": [str(r.resolve()) for r in runs], "weights": weights, "tta": tta,
+           "checkpoints": [[str(p), p.stat().st_mtime_ns] for r in runs
+                           for p in sorted(r.rglob(f"{cfg.checkpoint}.pt"))],
+           "grouping": [cfg.person_vote_size, cfg.seed], "data": cfg.data_dir}
+    stored = vote_guard.Decision.load(runs[0] / vote_guard.FILE) if len(runs) == 1 else None
+    if stored is not None and stored.key == key:
+        setup_logging().info(f"person vote: decided from validation earlier ({runs[0] / vote_guard.FILE})")
+        return stored
+    try:
+        table, probs = predictor.ensemble_validation([m.validation(tta) for m in models], "mean", weights)
+    except UserError:
+        return vote_guard.Decision(mode, key=key, reason="these runs were validated on different persons, so no "
+                                   "validation shows what the vote does to their ensemble; vote one run, or "
+                                   "ensemble runs of one split (or set person_vote_guard = False)")
+    decision = vote_guard.decide(cfg, table, probs, mode, among)
+    decision.key = key
+    if len(runs) == 1:
+        decision.save(runs[0] / vote_guard.FILE)
+    return decision
+
+
+def find_persons(cfg, table: pd.DataFrame, log, leave_out=(), cut_scale: float = 1.0) -> np.ndarray:
+    """The group of every picture of `table`, from its pixels alone (predict/person_groups.py),
+    with the grouping's calibrated cut times `cut_scale`."""
     started = time.perf_counter()
     grouper = person_groups.for_config(cfg, leave_out)
+    grouper.cut *= cut_scale
     groups = grouper.groups(table["file"].tolist())
     sizes = pd.Series(groups).value_counts()
     log.info(f"person vote: {len(table)} pictures in {len(sizes)} groups ({(sizes == 7).sum()} of seven, "
-             f"{(sizes == 1).sum()} of one, largest {sizes.max()}); cut {grouper.cut:.2f} calibrated on training "
+             f"{(sizes == 1).sum()} of one, largest {sizes.max()}); cut {grouper.cut:.2f} from training "
              f"persons (their ARI {grouper.calibration_ari:.3f}) in {time.perf_counter() - started:.0f}s")
     return groups
 
@@ -166,6 +206,12 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vot
                 log.info(f"grouping of the validation pictures: adjusted Rand index {q['ari']:.3f}, "
                          f"{q['pure']:.1%} of pictures in a group of one person, {q['mixed']} groups mixing persons")
             result[label]["vote"] = person_vote_rows(probs, table, groups, log)
+    if vote != "off" and models[0].cfg.person_vote_guard:  # what inference would do, with these views
+        eval_table = check_images(read_eval(data_root(models[0].cfg)), "eval")
+        among = predictor.combine_probabilities([m.predict(eval_table, tta) for m in models], "mean", weights)
+        decision = vote_guard.decide(models[0].cfg, table, probs, vote, (eval_table["file"].tolist(), among))
+        log.info(decision.line() + " (chosen on these very persons; an eval set is the fair test)")
+        result["guard"] = asdict(decision)
     return result
 
 

@@ -2,12 +2,14 @@
 
     python bench/person_vote.py --run RUN [--tta flip] [--facebench DIR]
 
-RUN: a run (or group) trained on a facebench build, e.g. one kept by
-`python bench/presets.py configs/best.py --keep DIR`. Prints two tables of macro F1 (18 classes,
-and mask / gender / age): without the vote, with the vote, with vote + 5/1/1 masks, each with the
-groups found from the pictures and with the true persons (the oracle, which bounds what a
-grouping can give), plus the share of the oracle's gain the found groups reach and the pictures
-whose gender and age the vote made right and made wrong.
+RUN: a run (or group) trained on a facebench build (or a harder one, bench/hard_sittings.py), e.g.
+one kept by `python bench/presets.py configs/best.py --keep DIR`. Prints two tables of macro F1
+(18 classes, and mask / gender / age): without the vote, with the plain vote, with vote + 5/1/1
+masks, each with the groups found from the pictures and with the true persons (the oracle, which
+bounds what a grouping can give), plus the share of the oracle's gain the found groups reach and
+the pictures whose gender and age the vote made right and made wrong; then the guard's decision
+(predict/vote_guard.py, as `inference.py --person-vote assign` takes it from the run's validation)
+and the eval table's row for it: what a user who turns the vote on gets.
 - validation: the run's validation persons, shuffled, grouped from their pixels alone
   (`inference.py --evaluate --person-vote`, whose grouping is learnt from the other persons);
 - eval: facebench's 6,300 eval pictures; the oracle's persons come from the build's file names
@@ -32,7 +34,7 @@ from base.errors import UserError, exit_on_user_error  # noqa: E402
 from base.run_dir import setup_logging  # noqa: E402
 from data_loader.layout import read_eval  # noqa: E402
 from model.metric import evaluate  # noqa: E402
-from predict import person_groups, person_vote, predictor  # noqa: E402
+from predict import person_groups, person_vote, predictor, vote_guard  # noqa: E402
 
 STEMS = ("mask1", "mask2", "mask3", "mask4", "mask5", "incorrect_mask", "normal")
 
@@ -57,7 +59,8 @@ def row(name: str, probs: np.ndarray, labels: np.ndarray, before: np.ndarray | N
             f"{s['f1_60plus']:.4f} | {share} | {moved} |")
 
 
-def table(title: str, probs: np.ndarray, labels: np.ndarray, found: np.ndarray, oracle: np.ndarray) -> str:
+def table(title: str, probs: np.ndarray, labels: np.ndarray, found: np.ndarray, oracle: np.ndarray,
+          guarded: tuple[str, np.ndarray] | None = None) -> str:
     q = person_groups.quality(found, oracle)
     lines = [f"\n{title}: {len(labels)} pictures; grouping ARI {q['ari']:.3f}, {q['pure']:.1%} of pictures in a "
              f"one-person group, {q['groups']} groups ({q['of_seven']} of seven, {q['mixed']} mixing persons, "
@@ -71,6 +74,8 @@ def table(title: str, probs: np.ndarray, labels: np.ndarray, found: np.ndarray, 
         lines.append(row(f"{name}, found groups", person_vote.vote(probs, found, assign), labels, probs, base,
                          ideal_f1))
         lines.append(row(f"{name}, true persons", ideal, labels, probs))
+    if guarded:
+        lines.append(row(guarded[0], guarded[1], labels, probs))
     return "\n".join(lines)
 
 
@@ -93,9 +98,18 @@ def main() -> None:
     answers = pd.read_csv(root / "eval" / "answers.csv")
     eval_table = read_eval(root).merge(answers[["ImageID", "ans"]], on="ImageID")
     probs = model.predict(eval_table, tta)
+    decision = vote_guard.decide(model.cfg, val_table, val_probs, "assign", (eval_table["file"].tolist(), probs))
+    print(f"\nthe guard, from validation: {decision.line()}")
     found = inference.find_persons(model.cfg, eval_table, log)
+    guarded = probs
+    if decision.acts:
+        groups = inference.find_persons(model.cfg, eval_table, log, cut_scale=decision.cut_scale) \
+            if decision.cut_scale != 1 else found
+        guarded = person_vote.vote(probs, groups, decision.assign, decision.strength)
     oracle = oracle_persons(args.facebench, eval_table["ImageID"])
-    print(table(f"facebench eval (TTA {args.tta})", probs, eval_table["ans"].to_numpy(), found, oracle))
+    print(table(f"facebench eval (TTA {args.tta})", probs, eval_table["ans"].to_numpy(), found, oracle,
+                (f"guarded assign: {'strength ' + format(decision.strength, 'g') if decision.acts else 'turned down'}",
+                 guarded)))
     print(f"\n{time.perf_counter() - started:.0f}s")
 
 

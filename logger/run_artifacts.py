@@ -8,6 +8,7 @@
     confusion.png, confusion_<head>.png   rows = truth, normalised by row, counts in the cells
     f1_per_class.png    F1 of each of the 18 classes and of each head's classes
     errors.png          the most confidently wrong validation images (gallery_size of them)
+    val_probs.csv       at each new best epoch: its validation probabilities (val_probs.py)
 
 The PNGs are drawn only with `plots = True`. Drawing stays under DRAW_BUDGET of the training
 time: when the pictures of a new best epoch would go over it, they wait for a later epoch (at
@@ -29,7 +30,9 @@ from sklearn.metrics import confusion_matrix, f1_score
 from base.callbacks import Callback
 from data_loader.images import read_rgb
 from data_loader.labels import AGE_NAMES, GENDER_NAMES, MASK_NAMES, NUM_CLASSES, class_name, decode
+from data_loader.layout import data_root
 from logger import plots
+from logger import val_probs as val_probs_file
 from logger.summary import RunSummary
 from model.heads import ATTRIBUTES
 
@@ -84,6 +87,8 @@ class RunArtifacts(Callback):
             plots.save_png(plots.picture(grid, title), self.run / "train_batch.png")
 
     def on_epoch_end(self, trainer, row, improved, val_probs) -> None:
+        if improved:
+            val_probs_file.write(self.run, self.val_table, val_probs, data_root(self.cfg))
         if self.cfg.plots:
             started = time.perf_counter()
             self.pending = (row["epoch"], val_probs) if improved else self.pending

@@ -23,6 +23,7 @@ from base.errors import UserError
 from base.group_file import GROUP_FILE
 from base.run_dir import setup_logging
 from base.update import native_bf16
+from logger import val_probs
 from trainer import get_trainer  # the package: every trainer registered
 
 
@@ -70,10 +71,15 @@ class RunPredictor:
         return self.trainer.predict(self.trainer.loader(table, train=False), tta=tta)[0]
 
     def validation(self, tta: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+        """The run's validation pictures and their probabilities: best.pt's without TTA are the
+        ones training stored (val_probs.csv); anything else is predicted now."""
+        from data_loader.layout import data_root
         from data_loader.split import load_split
 
         _, table, _ = load_split(self.cfg)
-        return table, self.predict(table, tta)
+        stored = val_probs.read(self.run, table, data_root(self.cfg)) \
+            if not tta and self.cfg.checkpoint == "best" else None
+        return table, stored if stored is not None else self.predict(table, tta)
 
 
 class GroupPredictor:

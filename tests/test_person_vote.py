@@ -1,6 +1,7 @@
 """The person vote: grouping the eval pictures into persons, voting inside groups, 5/1/1 masks."""
 import hashlib
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,7 +110,7 @@ def test_submission_keeps_info_rows_and_writes_the_groups(demo_eval, tmp_path):
     root, table, truth = demo_eval
     sets = {"data_dir": str(root), "runs_dir": str(tmp_path / "runs"), "backbone": "test_resnet",
             "image_size": (32, 32), "batch_size": 32, "epochs": 1, "num_workers": 0, "plots": False,
-            "person_vote": "assign"}
+            "person_vote": "assign", "person_vote_guard": False}  # the vote's mechanics: unguarded
     train.main(_sets([f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in sets.items()]))
     (run,) = (tmp_path / "runs").iterdir()
     out = tmp_path / "sub.csv"
@@ -136,7 +137,21 @@ def test_evaluate_reports_grouping_and_the_oracle(demo_eval, tmp_path):
     (run,) = (tmp_path / "runs").iterdir()
     result = inference.main(["--run", str(run), "--evaluate", "--person-vote", "vote", "--tta", "none"])
     assert result["grouping"]["ari"] >= 0.8  # 24 validation persons, learnt from the other 96
+    assert result["guard"]["mode"] == "vote" and "base_f1" in result["guard"]["figures"]  # what inference would do
     rows = result["no TTA"]["vote"]
     assert set(rows) == {"vote found", "vote oracle", "assign found", "assign oracle"}
     # with the true persons, every person's pictures share one gender and age: never worse in those
     assert rows["vote oracle"]["val_f1"] >= result["no TTA"]["val_f1"] - 0.05
+
+
+def test_a_picture_and_its_mirror_embed_alike(demo_eval, tmp_path):
+    root, table, _ = demo_eval
+    grouper = person_groups.for_config(config_lib.load(overrides=[f"data_dir={str(root)!r}"]))
+    image = person_groups.read_small(table["file"][0])
+    assert np.array_equal(person_groups.raw_features(image), person_groups.raw_features(image[:, ::-1]))
+    files, other = [], person_groups.read_small(table["file"][7])
+    for name, picture in (("a", image), ("mirror", image[:, ::-1]), ("other", other)):
+        files.append(str(tmp_path / f"{name}.png"))  # lossless: the mirror's pixels exactly
+        cv2.imwrite(files[-1], cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2BGR))
+    a, mirror, other = grouper.embed(files)
+    assert a @ mirror == pytest.approx(1.0, abs=1e-5) and a @ other < 0.99
