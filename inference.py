@@ -150,6 +150,7 @@ def vote_decision(models: list, runs: list[Path], weights, tta: list[str], mode:
     if stored is not None and stored.key == key:
         setup_logging().info(f"person vote: decided from validation earlier ({runs[0] / vote_guard.FILE})")
         return stored
+    started = time.perf_counter()
     try:
         table, probs = predictor.ensemble_validation([m.validation(tta) for m in models], "mean", weights)
     except UserError:
@@ -157,7 +158,7 @@ def vote_decision(models: list, runs: list[Path], weights, tta: list[str], mode:
                                    "validation shows what the vote does to their ensemble; vote one run, or "
                                    "ensemble runs of one split (or set person_vote_guard = False)")
     decision = vote_guard.decide(cfg, table, probs, mode, among)
-    decision.key = key
+    decision.key, decision.figures["seconds"] = key, round(time.perf_counter() - started, 1)
     if len(runs) == 1:
         decision.save(runs[0] / vote_guard.FILE)
     return decision

@@ -83,7 +83,8 @@ class Decision:
         among = f" among the {f['among']} eval pictures" if f.get("among") else ""
         where = (f"on {f['persons']} validation persons ({f['pictures']} pictures, grouped{among} as eval pictures "
                  f"are: adjusted Rand index {f['ari']:.3f})")
-        full = f"; the plain vote gives {f['full_f1']:.4f}, the true persons {f['oracle_f1']:.4f}"
+        full = f"; the plain vote gives {f['full_f1']:.4f}, the true persons {f['oracle_f1']:.4f}" + (
+            f" (decided in {f['seconds']:.0f}s)" if "seconds" in f else "")
         if not self.acts:
             return (f"person vote {self.mode}: turned down: {where} its best setting gives macro F1 "
                     f"{f['base_f1']:.4f} -> {f['chosen_f1']:.4f}, {self.reason}{full}; no vote applied")
