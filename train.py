@@ -21,7 +21,8 @@ from model.tta import VIEWS
 
 # Knobs a resumed run may change: they do not alter what the finished epochs mean.
 RESUMABLE = {"epochs", "time_limit_minutes", "patience", "num_workers", "device", "inference_batch_size",
-             "checkpoint", "name", "kfold_folds", "tta", "person_vote", "person_vote_size", "checkpoint_every_steps",
+             "checkpoint", "name", "kfold_folds", "tta", "person_vote", "person_vote_size", "person_vote_guard",
+             "checkpoint_every_steps",
              "keep_last", "persistent_workers", "prefetch_factor", "cache", "cache_memory_gb", "cache_dir", "plots",
              "gallery_size", "tensorboard", "wandb", "wandb_project", "wandb_mode", "cudnn_benchmark"}
 
