@@ -81,6 +81,12 @@ def check_args(args: argparse.Namespace, runs: list[Path], probs_path: Path) -> 
     for flag, path, name in (("--out", args.out, "submission.csv"), ("--probs", probs_path, "submission_probs.csv")):
         if path.is_dir():
             raise UserError(f"{flag} {path} is a folder; give a file name, e.g. {path / name}")
+        if not args.evaluate:  # the folders of every output (the vote's and groups' files sit beside --out)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UserError(f"{flag} {path}: cannot make its folder ({error.strerror}); give a writable "
+                                "place") from None
     if args.answers and not args.answers.is_file():
         raise UserError(f"--answers {args.answers} not found; give a csv with columns ImageID,ans or leave it out")
 

@@ -301,6 +301,8 @@ INFERENCE_ARG_CASES = {
     "--weights all 0": (lambda run: ["--run", str(run), "--weights", "0"], ["--weights", "0 or more, not all 0"]),
     "--weights negative": (lambda run: ["--run", str(run), "--run", str(run), "--weights", "2", "-1"],
                            ["--weights", "0 or more, not all 0", "got 2.0 -1.0"]),
+    "--out inside a file": (lambda run: ["--run", str(run), "--out", str(run / "config.json" / "s.csv")],
+                            ["--out", "cannot make its folder"]),
     "--answers missing": (lambda run: ["--run", str(run), "--answers", "{out}/answers.csv"],
                           ["--answers", "answers.csv not found"]),
     "--batch-size 0": (lambda run: ["--run", str(run), "--batch-size", "0"], ["--batch-size", "'0' must be 1 or more"]),

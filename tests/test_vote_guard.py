@@ -108,13 +108,14 @@ def test_inference_on_ungroupable_sittings_changes_nothing_and_says_so(layouts, 
     assert (run / "val_probs.csv").is_file()
     inference.main(["--run", str(run), "--out", str(tmp_path / "plain.csv")])
     capsys.readouterr()
-    inference.main(["--run", str(run), "--out", str(tmp_path / "voted.csv"), "--person-vote", "vote"])
+    out = tmp_path / "new" / "voted.csv"  # a folder that does not exist yet: made before any work
+    inference.main(["--run", str(run), "--out", str(out), "--person-vote", "vote"])
     err = capsys.readouterr().err
     assert "person vote vote: turned down" in err
-    assert pd.read_csv(tmp_path / "voted.csv").equals(pd.read_csv(tmp_path / "plain.csv"))
-    assert not (tmp_path / "voted_groups.csv").exists()
+    assert pd.read_csv(out).equals(pd.read_csv(tmp_path / "plain.csv"))
+    assert not out.with_name("voted_groups.csv").exists()
     stored = json.loads((run / vote_guard.FILE).read_text())
-    assert stored["strength"] == 0 and stored == json.loads((tmp_path / "voted_vote.json").read_text())
+    assert stored["strength"] == 0 and stored == json.loads(out.with_name("voted_vote.json").read_text())
     inference.main(["--run", str(run), "--out", str(tmp_path / "again.csv"), "--person-vote", "vote"])
     assert "decided from validation earlier" in capsys.readouterr().err  # the run folder's decision, reused
 
