@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "and decide each one's gender and age together; assign: and each group of seven its 5 worn / "
                     "1 incorrect / 1 none masks; as strongly as the runs' validation shows it helps, or not at all "
                     "(person_vote_guard) (default: the first run's person_vote knob)")
+    ap.add_argument("--person-vote-guard", choices=("on", "off"), help="off: vote in full without measuring it "
+                    "on validation first (default: the first run's person_vote_guard knob, normally on)")
     ap.add_argument("--checkpoint", choices=("best", "last", "averaged"), help="which weights; averaged: "
                     "the mean of the last epochs, trained with average_last (default: each run's config)")
     ap.add_argument("--data-dir", help="predict this data folder instead of the runs' data_dir")
@@ -98,8 +100,10 @@ def main(argv: list[str] | None = None) -> dict:
     runs = args.run or [newest(config_lib.load().runs_dir)]
     probs_path = args.probs or args.out.with_name(args.out.stem + "_probs.csv")
     check_args(args, runs, probs_path)
+    guard = None if args.person_vote_guard is None else args.person_vote_guard == "on"
     changes = {knob: value for knob, value in (("data_dir", args.data_dir), ("inference_batch_size", args.batch_size),
-               ("device", args.device), ("checkpoint", args.checkpoint)) if value is not None}
+               ("device", args.device), ("checkpoint", args.checkpoint), ("person_vote_guard", guard))
+               if value is not None}
     models = [predictor.load(run, changes) for run in runs]
     tta = models[0].cfg.tta if args.tta is None else [v.strip() for v in args.tta.split(",") if v.strip()]
     tta = [v for v in tta if v != "none"]
@@ -157,16 +161,20 @@ def vote_decision(models: list, runs: list[Path], weights, tta: list[str], mode:
         setup_logging().info(f"person vote: decided from validation earlier ({runs[0] / vote_guard.FILE})")
         return stored
     started = time.perf_counter()
+    parts = [m.validation(tta) for m in models]
     try:
-        table, probs = predictor.ensemble_validation([m.validation(tta) for m in models], "mean", weights)
-    except UserError:
+        table, probs = predictor.ensemble_validation(parts, "mean", weights)
+    except predictor.DifferentValidation:
         return vote_guard.Decision(mode, key=key, reason="these runs were validated on different persons, so no "
                                    "validation shows what the vote does to their ensemble; vote one run, or "
-                                   "ensemble runs of one split (or set person_vote_guard = False)")
+                                   "ensemble runs of one split (or --person-vote-guard off)")
     decision = vote_guard.decide(cfg, table, probs, mode, among)
     decision.key, decision.figures["seconds"] = key, round(time.perf_counter() - started, 1)
     if len(runs) == 1:
-        decision.save(runs[0] / vote_guard.FILE)
+        try:
+            decision.save(runs[0] / vote_guard.FILE)
+        except OSError as error:  # a read-only run folder: the copy beside --out is what counts
+            setup_logging().info(f"person vote: could not keep the decision in {runs[0]} ({error.strerror})")
     return decision
 
 
@@ -206,13 +214,15 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vot
                  f"{row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f} "
                  f">=60 {row['val_f1_60plus']:.3f})")
         if vote != "off":
-            if groups is None:
-                groups = validation_groups(models[0].cfg, table, log)
-                result["grouping"] = person_groups.quality(groups, table["person"].to_numpy())
+            if groups is None:  # a k-fold group's out-of-fold table: a quarter of its persons (vote_guard.py)
+                scored = vote_guard.scored_rows(models[0].cfg, table)
+                voted_table = table[scored].reset_index(drop=True)
+                groups = validation_groups(models[0].cfg, voted_table, log)
+                result["grouping"] = person_groups.quality(groups, voted_table["person"].to_numpy())
                 q = result["grouping"]
-                log.info(f"grouping of the validation pictures: adjusted Rand index {q['ari']:.3f}, "
+                log.info(f"grouping of {len(voted_table)} validation pictures: adjusted Rand index {q['ari']:.3f}, "
                          f"{q['pure']:.1%} of pictures in a group of one person, {q['mixed']} groups mixing persons")
-            result[label]["vote"] = person_vote_rows(probs, table, groups, log)
+            result[label]["vote"] = person_vote_rows(probs[scored], voted_table, groups, log)
     if vote != "off" and models[0].cfg.person_vote_guard:  # what inference would do, with these views
         eval_table = check_images(read_eval(data_root(models[0].cfg)), "eval")
         among = predictor.combine_probabilities([m.predict(eval_table, tta) for m in models], "mean", weights)

@@ -33,10 +33,11 @@ def write(run: Path, table: pd.DataFrame, probs: np.ndarray, root: Path) -> None
 
 def read(run: Path, table: pd.DataFrame, root: Path) -> np.ndarray | None:
     """The stored (N, 18) probabilities in `table`'s order, or None when the run has none for
-    exactly these pictures (an older run, another split or data folder)."""
-    path = run / FILE
-    if not path.is_file():
-        return None
+    exactly these pictures (an older run, another split) or they predate best.pt. The caller
+    checks that `root` is the run's own data folder: the keys are paths inside it."""
+    path, best = run / FILE, run / "best.pt"
+    if not path.is_file() or best.is_file() and path.stat().st_mtime_ns < best.stat().st_mtime_ns:
+        return None  # none, or older than best.pt (a run stopped between the two writes)
     stored = pd.read_csv(path, dtype={"file": str}).set_index("file")
     keys = _keys(table["file"], root)
     if len(stored) != len(keys) or not stored.index.is_unique or not set(keys) <= set(stored.index):

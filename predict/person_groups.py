@@ -15,11 +15,11 @@ background. The embedding learns that from the training persons, whose sittings 
    and persons differ. It learns to ignore the mask and the jitter of a sitting by itself.
 
 Measured on validation persons grouped from their pixels (`python bench/person_grouping.py`,
-docs/person-vote.md): the discriminant step lifts the adjusted Rand index from 0.20 (PCA alone,
-at its best cut) to 0.99 on facebench, and from 0.49 to 0.996 on the drawn demo data, whose seven
+docs/person-vote.md): the discriminant step lifts the adjusted Rand index from 0.14 (PCA alone,
+at its best cut) to 0.992 on facebench, and from 0.82 to 1.000 on the drawn demo data, whose seven
 pictures are drawn separately. On a harder facebench whose pictures of a sitting are mirrored,
 turned, rescaled, framed and lit independently (bench/hard_sittings.py) the mirror-summed and
-coarse features lift it from 0.09 to 0.23: still poor groups, which is why the vote measures what
+coarse features lift it from 0.092 to 0.221: still poor groups, which is why the vote measures what
 it does on validation before acting (predict/vote_guard.py). A trained model's pooled features are
 not used: they are made to tell masks apart (which a person's pictures differ in) and genders and
 ages (which many persons share), not persons, and they would tie the grouping to one model of an
@@ -216,7 +216,7 @@ def for_config(cfg, leave_out: Sequence = ()) -> Grouper:
     from data_loader.split import load_table
 
     table, _ = load_table(cfg)
-    table = table[~table["person"].isin(set(leave_out))]
+    table = table[~table["person"].astype(str).isin({str(p) for p in leave_out})]
     if table["person"].nunique() < 20:
         raise UserError("--person-vote: fewer than 20 training persons are left to learn the grouping from "
                         "(a k-fold group's out-of-fold validation scores them all); evaluate one fold's run "

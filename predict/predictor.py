@@ -53,6 +53,7 @@ class RunPredictor:
     def __init__(self, run: Path, changes: dict):
         self.run = run
         saved = json.loads((run / "config.json").read_text())
+        self.own_data = changes.get("data_dir", saved.get("data_dir")) == saved.get("data_dir")
         # The checkpoint brings the weights: never download or read the backbone's own.
         values = {**saved, "pretrained": False, "weights_file": "", **changes}
         self.cfg = config_lib.from_dict(values, source=str(run / "config.json"))
@@ -71,14 +72,15 @@ class RunPredictor:
         return self.trainer.predict(self.trainer.loader(table, train=False), tta=tta)[0]
 
     def validation(self, tta: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
-        """The run's validation pictures and their probabilities: best.pt's without TTA are the
-        ones training stored (val_probs.csv); anything else is predicted now."""
+        """The run's validation pictures and their probabilities: best.pt's without TTA, on the
+        run's own data folder, are the ones training stored (val_probs.csv); anything else is
+        predicted now."""
         from data_loader.layout import data_root
         from data_loader.split import load_split
 
         _, table, _ = load_split(self.cfg)
         stored = val_probs.read(self.run, table, data_root(self.cfg)) \
-            if not tta and self.cfg.checkpoint == "best" else None
+            if not tta and self.cfg.checkpoint == "best" and self.own_data else None
         return table, stored if stored is not None else self.predict(table, tta)
 
 
@@ -102,6 +104,10 @@ class GroupPredictor:
         return ensemble_validation(parts, self.how)
 
 
+class DifferentValidation(UserError):
+    """Runs asked to be combined on validation were validated on different pictures."""
+
+
 def ensemble_validation(parts: list[tuple[pd.DataFrame, np.ndarray]], how: str = "mean",
                         weights: Sequence[float] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Combine validation predictions of models that were validated on the same images."""
@@ -110,7 +116,7 @@ def ensemble_validation(parts: list[tuple[pd.DataFrame, np.ndarray]], how: str =
     aligned = []
     for other, probs in parts:
         if set(other["file"]) != set(order):
-            raise UserError("these runs were validated on different persons (another seed, fold or data); "
+            raise DifferentValidation("these runs were validated on different persons (another seed, fold or data); "
                             "evaluate them one at a time, or ensemble runs of one split")
         aligned.append(pd.DataFrame(probs, index=other["file"].to_numpy()).loc[order].to_numpy())
     return table, combine_probabilities(aligned, how, weights)

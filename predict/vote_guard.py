@@ -79,7 +79,8 @@ class Decision:
         """The one line inference prints."""
         f = self.figures
         if "base_f1" not in f:
-            return f"person vote {self.mode}: turned down: {self.reason}"
+            verb = "applied in full" if self.acts else "turned down"
+            return f"person vote {self.mode}: {verb}: {self.reason}"
         among = f" among the {f['among']} eval pictures" if f.get("among") else ""
         where = (f"on {f['persons']} validation persons ({f['pictures']} pictures, grouped{among} as eval pictures "
                  f"are: adjusted Rand index {f['ari']:.3f})")
@@ -107,7 +108,8 @@ class Decision:
 
 def plain(mode: str) -> Decision:
     """The vote as asked, unguarded (person_vote_guard = False)."""
-    return Decision(mode, strength=1.0, assign=mode == "assign", reason="unguarded (person_vote_guard = False)")
+    return Decision(mode, strength=1.0, assign=mode == "assign",
+                    reason="unguarded, not measured on validation (person_vote_guard off)")
 
 
 def macro_f1(truth: np.ndarray, pred: np.ndarray, classes: int = 18) -> float:
@@ -129,15 +131,20 @@ def evaluation_persons(table: pd.DataFrame, all_persons: int, seed: int) -> np.n
     return np.random.default_rng(seed).choice(persons, max(1, all_persons // 4), replace=False)
 
 
+def scored_rows(cfg, table: pd.DataFrame) -> np.ndarray:
+    """Which rows of a validation table the vote is scored on: those of `evaluation_persons`."""
+    from data_loader.split import load_table
+
+    all_persons = load_table(cfg)[0]["person"].nunique()
+    return np.isin(table["person"].astype(str), evaluation_persons(table, all_persons, cfg.seed))
+
+
 def decide(cfg, table: pd.DataFrame, probs: np.ndarray, mode: str,
            among: tuple[list[str], np.ndarray] | None = None) -> Decision:
     """The vote's setting for these validation probabilities (module doc). `among`: the eval
     pictures' files and probabilities, which the validation pictures are grouped among, so that
     they meet as many strangers as the eval pictures will."""
-    from data_loader.split import load_table
-
-    all_persons = load_table(cfg)[0]["person"].nunique()
-    scored = np.isin(table["person"].astype(str), evaluation_persons(table, all_persons, cfg.seed))
+    scored = scored_rows(cfg, table)
     table, probs = table[scored].reset_index(drop=True), np.asarray(probs, np.float64)[scored]
     order = np.random.default_rng(0).permutation(len(table))  # as an eval set: shuffled
     table, probs = table.iloc[order].reset_index(drop=True), probs[order]
@@ -173,7 +180,7 @@ def choose(truth: np.ndarray, base: np.ndarray, preds: dict, plain: tuple, perso
         over_plain, over_base = tuning_gain(truth, preds, plain, base, persons)
         figures.update(tuned_f1=macro_f1(truth, preds[best]), held_out_gain_over_plain=over_plain,
                        held_out_gain=over_base)
-        if over_plain <= 0:
+        if not over_plain > 0:  # NaN (a half without persons) too
             best = plain  # choosing among settings does not pay on persons it was not chosen on
     figures["chosen_f1"] = macro_f1(truth, preds[best])
     return best
@@ -186,7 +193,7 @@ def judge(mode: str, best: tuple, truth: np.ndarray, base: np.ndarray, preds: di
     gain = f"{figures['chosen_f1'] - figures['base_f1']:+.4f}"
     if figures["chosen_f1"] <= figures["base_f1"]:
         return Decision(mode, reason="it does not beat no vote", figures=figures)
-    if "held_out_gain" in figures and best != (1.0, 1.0, mode == "assign") and figures["held_out_gain"] <= 0:
+    if "held_out_gain" in figures and best != (1.0, 1.0, mode == "assign") and not figures["held_out_gain"] > 0:
         return Decision(mode, reason=f"{gain} where it was chosen, {figures['held_out_gain']:+.4f} on the persons "
                         "it was not chosen on", figures=figures)
     sure = figures["beats_no_vote"] = beats(truth, base, preds[best], persons)

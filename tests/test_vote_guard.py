@@ -1,6 +1,7 @@
 """The person vote's guard: it votes where validation shows a gain, and changes nothing where
 the sittings cannot be grouped (pictures shuffled between persons), saying so."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -118,6 +119,25 @@ def test_inference_on_ungroupable_sittings_changes_nothing_and_says_so(layouts, 
     assert stored["strength"] == 0 and stored == json.loads(out.with_name("voted_vote.json").read_text())
     inference.main(["--run", str(run), "--out", str(tmp_path / "again.csv"), "--person-vote", "vote"])
     assert "decided from validation earlier" in capsys.readouterr().err  # the run folder's decision, reused
+    inference.main(["--run", str(run), "--out", str(tmp_path / "forced.csv"), "--person-vote", "vote",
+                    "--person-vote-guard", "off"])
+    assert "person vote vote: applied in full: unguarded" in capsys.readouterr().err
+    assert (tmp_path / "forced_groups.csv").is_file()
+
+
+def test_stored_validation_probabilities_older_than_best_pt_are_not_used(tmp_path):
+    from logger import val_probs
+
+    table = pd.DataFrame({"file": [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")], "person": ["1", "2"],
+                          "official_label": [0, 7]})
+    probs = informative_probs(table["official_label"].to_numpy())
+    (tmp_path / "best.pt").write_bytes(b"")
+    val_probs.write(tmp_path, table, probs, tmp_path)
+    assert np.allclose(val_probs.read(tmp_path, table.iloc[::-1], tmp_path), probs[::-1], atol=1e-6)
+    (tmp_path / "best.pt").write_bytes(b"newer")  # a best epoch whose probabilities were never written
+    future = (tmp_path / "val_probs.csv").stat().st_mtime_ns + 10**9
+    os.utime(tmp_path / "best.pt", ns=(future, future))
+    assert val_probs.read(tmp_path, table, tmp_path) is None
 
 
 def test_k_fold_out_of_fold_tables_keep_most_persons_for_the_grouping():
