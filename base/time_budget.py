@@ -63,11 +63,7 @@ class TimeBudget:
         last one. Returns what changed, for the log (None: nothing)."""
         if epoch >= configured_epochs:
             return None
-        fit, was = broadcast(self.plan(epoch, configured_epochs), world), schedule.epochs
-        if fit == was:  # rank 0's clock decided, for every process
-            return None
-        schedule.set_epochs(fit)
-        return self.describe(fit, was, configured_epochs)
+        return self._set(schedule, self.plan(epoch, configured_epochs), configured_epochs, world)
 
     def fit_resumed(self, schedule: Schedule, done: int, configured_epochs: int, world: World) -> str | None:
         """Right after resuming a run whose time limit changed (the stored plan belongs to the old
@@ -75,9 +71,13 @@ class TimeBudget:
         yet the first re-plan comes after the next epoch, as in a new run."""
         if not self.seconds or done >= configured_epochs:
             return None
-        fit = broadcast(max(done, plan_epochs(self.limit, self.startup, self.seconds, configured_epochs)), world)
-        was = schedule.epochs
-        if fit == was:
+        fit = max(done, plan_epochs(self.limit, self.startup, self.seconds, configured_epochs))
+        return self._set(schedule, fit, configured_epochs, world)
+
+    def _set(self, schedule: Schedule, fit: int, configured_epochs: int, world: World) -> str | None:
+        """Rank 0's `fit` made every process's schedule length; what changed, for the log."""
+        fit, was = broadcast(fit, world), schedule.epochs
+        if fit == was:  # rank 0's clock decided, for every process
             return None
         schedule.set_epochs(fit)
         return self.describe(fit, was, configured_epochs)
