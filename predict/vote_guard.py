@@ -161,13 +161,14 @@ def decide(cfg, table: pd.DataFrame, probs: np.ndarray, mode: str,
                 for a in ((False, True) if mode == "assign" else (False,))]
     n, truth, persons = len(table), table["official_label"].to_numpy(), table["person"].astype(str).to_numpy()
     preds = {k: person_vote.vote(pooled, cuts[k[0]], k[2], k[1])[:n].argmax(1) for k in settings}
+    base, plain = probs.argmax(1), (1.0, 1.0, mode == "assign")  # no vote; the vote at full strength
     figures = {"persons": int(len(np.unique(persons))), "pictures": n, "among": len(files) - n,
-               "base_f1": macro_f1(truth, probs.argmax(1)), "cut": grouper.cut,
+               "base_f1": macro_f1(truth, base), "cut": grouper.cut,
                "ari": person_groups.quality(cuts[1.0][:n], persons)["ari"],
-               "full_f1": macro_f1(truth, preds[(1.0, 1.0, mode == "assign")]),
-               "oracle_f1": macro_f1(truth, person_vote.vote(probs, persons, mode == "assign").argmax(1))}
-    best = choose(truth, probs.argmax(1), preds, (1.0, 1.0, mode == "assign"), persons, figures)
-    return judge(mode, best, truth, probs.argmax(1), preds, persons, figures,
+               "full_f1": macro_f1(truth, preds[plain]),
+               "oracle_f1": macro_f1(truth, person_vote.vote(probs, persons, plain[2]).argmax(1))}
+    best = choose(truth, base, preds, plain, persons, figures)
+    return judge(mode, best, plain, truth, base, preds, persons, figures,
                  lambda: chance_vote(truth, pooled, cuts[best[0]], best, n))
 
 
@@ -186,14 +187,14 @@ def choose(truth: np.ndarray, base: np.ndarray, preds: dict, plain: tuple, perso
     return best
 
 
-def judge(mode: str, best: tuple, truth: np.ndarray, base: np.ndarray, preds: dict, persons: np.ndarray,
-          figures: dict, chance) -> Decision:
+def judge(mode: str, best: tuple, plain: tuple, truth: np.ndarray, base: np.ndarray, preds: dict,
+          persons: np.ndarray, figures: dict, chance) -> Decision:
     """Act with `best` only where validation shows it beats no vote beyond the noise, and beats
     the same vote over random groups (module doc, step 3)."""
     gain = f"{figures['chosen_f1'] - figures['base_f1']:+.4f}"
     if figures["chosen_f1"] <= figures["base_f1"]:
         return Decision(mode, reason="it does not beat no vote", figures=figures)
-    if "held_out_gain" in figures and best != (1.0, 1.0, mode == "assign") and not figures["held_out_gain"] > 0:
+    if best != plain and not figures["held_out_gain"] > 0:  # choose() measured it
         return Decision(mode, reason=f"{gain} where it was chosen, {figures['held_out_gain']:+.4f} on the persons "
                         "it was not chosen on", figures=figures)
     sure = figures["beats_no_vote"] = beats(truth, base, preds[best], persons)
