@@ -41,7 +41,7 @@ LAYERS = (  # top to bottom: (layer, the top-level folders and files in it)
     ("data_loader", ("data_loader",)),
     ("settings", ("config", "configs")),
 )
-FOUNDATION = frozenset({"base.errors", "base.atomic", "base.registry", "base.base_model"})
+FOUNDATION = frozenset({"base.errors", "base.atomic", "base.registry", "base.base_model", "base.cli_types"})
 NOT_MODULES = frozenset({"tests", "build", "dist", "runs", "shared"})  # top-level folders of no project code
 RANK = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
 

@@ -1,0 +1,48 @@
+"""What every command line of the project shares: the help layout and the value types.
+
+argparse has no type for a size or a share; these are the few lines each tool would otherwise
+write again with its own syntax. A size is written one way everywhere, HEIGHT,WIDTH (128,96), as
+config.py writes it; one number is a square.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and every option's default in its help line."""
+
+
+def size(text: str) -> tuple[int, int]:
+    """HEIGHT,WIDTH in pixels (128,96, or 128x96); one number is a square."""
+    parts = text.replace("x", ",").replace("X", ",").split(",")
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; write HEIGHT,WIDTH in pixels, e.g. 128,96")
+    return int(parts[0]), int(parts[1])
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number, 1 or more")
+    return int(text)
+
+
+def count(text: str) -> int:
+    """A whole number, 0 or more."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number, 0 or more")
+    return int(text)
+
+
+def share(text: str) -> float:
+    """A share in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number in (0, 1]")
+    return value
