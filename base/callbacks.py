@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-
-import numpy as np
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING
 
 from base.registry import Registry
+
+if TYPE_CHECKING:  # for the hooks' signatures only: `python -m logger.report --help` stays light
+    import numpy as np
+    import pandas as pd
+    import torch
 
 
 class Callback:

@@ -9,8 +9,14 @@ from __future__ import annotations
 import argparse
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written, and every option's default in its help line."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The module docstring as written, and every option's default in its help line (where it has
+    one worth saying and the help does not say it already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        quiet = action.default in (None, False, [], argparse.SUPPRESS) or "default" in text
+        return text if quiet or not action.option_strings else f"{text} (default: %(default)s)"
 
 
 def size(text: str) -> tuple[int, int]:

@@ -49,8 +49,8 @@ STEP_TOLERANCE = 1e-2  # |GPU - CPU update| / largest update: TF32 convolutions 
 CHILD = """
 import runpy, sys, time
 from pathlib import Path
-from base import checkpoint
-ready, step, save = Path(sys.argv.pop(1)), int(sys.argv.pop(1)), checkpoint.save
+from base import checkpoint_files
+ready, step, save = Path(sys.argv.pop(1)), int(sys.argv.pop(1)), checkpoint_files.save
 def save_then_wait(path, state):
     save(path, state)
     if Path(path).name == "last.pt" and state["epoch"] == 1 and state.get("step") == step:
@@ -58,7 +58,7 @@ def save_then_wait(path, state):
         ready.with_suffix(".tmp").rename(ready)  # whole: the check reads it as soon as it exists
         while True:
             time.sleep(1)
-checkpoint.save = save_then_wait
+checkpoint_files.save = save_then_wait
 sys.argv[0] = "train.py"
 runpy.run_path("train.py", run_name="__main__")
 """
@@ -152,7 +152,7 @@ def data(work: Work, check: Check) -> None:
     for name, (persons, eval_persons, size) in DATA[work.mode].items():
         if not (work.data(name) / "eval" / "answers.csv").exists():  # KEEP=DIR: made by an earlier check
             made[name] = start([PY, "-m", "data_loader.demo_data", "--out", str(work.data(name)), "--persons",
-                                str(persons), "--eval-persons", str(eval_persons), "--size", *map(str, size)],
+                                str(persons), "--eval-persons", str(eval_persons), "--size", ",".join(map(str, size))],
                                work.log(f"data-{name}"))
     errors = [e for name, p in made.items() if (e := finish(p, work.log(f"data-{name}")))]
     sizes = ", ".join(f"{name} {p}+{e} persons at {s[0]}x{s[1]}" for name, (p, e, s) in DATA[work.mode].items())

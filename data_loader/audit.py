@@ -1,6 +1,6 @@
 """Label-noise audit: list training persons whose labels the out-of-fold predictions contradict.
 
-    python -m data_loader.audit runs/kfold-20260101-120000 [--out suspects.csv] [--min-confidence 0.5]
+    python -m data_loader.audit runs/kfold-20260101-120000 [--out FILE.csv] [--min-confidence 0.5]
 
 It reads a k-fold group's oof.csv (every training image predicted by the fold model that never
 saw it) and flags, per person:
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base.atomic import write_csv
-from base.errors import UserError, exit_on_user_error
+from base.cli_types import HelpFormatter, share
+from base.errors import ArgumentParser, UserError, exit_on_user_error
 from data_loader.labels import AGE_NAMES, GENDER_NAMES, OFFICIAL_AGE_THRESHOLDS, age_group
 
 COLUMNS = ["id", "field", "value", "kind", "confidence", "evidence", "folder"]
@@ -104,20 +104,37 @@ def suspects(oof: pd.DataFrame, min_confidence: float = 0.5,
     return table.sort_values(["confidence", "id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(prog="python -m data_loader.audit", description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("group", type=Path, metavar="GROUP", help="a k-fold group folder (with oof.csv), or an oof.csv")
+    ap.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                    help="the csv file to write (default: suspects.csv beside the oof.csv)")
+    ap.add_argument("--min-confidence", type=share, default=0.5, metavar="P",
+                    help="drop weaker suspects; in (0, 1]")
+    return ap
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("group", type=Path, help="a k-fold group folder (with oof.csv), or an oof.csv")
-    ap.add_argument("--out", type=Path, help="where to write (default: <group>/suspects.csv)")
-    ap.add_argument("--min-confidence", type=float, default=0.5, help="drop weaker suspects (default: %(default)s)")
-    args = ap.parse_args(argv)
+    args = build_parser().parse_args(argv)
     path = args.group if args.group.suffix == ".csv" else args.group / "oof.csv"
+    if not args.group.exists():
+        raise UserError(f"GROUP {args.group} does not exist; name a k-fold group folder (runs/kfold-...) "
+                        "or its oof.csv")
     if not path.is_file():
         raise UserError(f"{path} not found; train with kfold=True first (its group folder holds oof.csv)")
+    out = vars(args).get("out") or path.with_name("suspects.csv")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; name a file, e.g. {out / 'suspects.csv'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make its folder ({err.strerror}); name a writable place") from None
+    from base.atomic import write_csv  # here, not at the top: it imports torch, which --help does not need
+
     oof, thresholds = pd.read_csv(path, dtype={"person": str}), trained_thresholds(path.parent)
     print(f"labelled age groups from {labelled_age_groups(oof, thresholds)[1]}")
     found = suspects(oof, args.min_confidence, thresholds)
-    out = args.out or path.with_name("suspects.csv")
     write_csv(out, found)
     print(found.head(20).to_string(index=False) if len(found) else "no suspects")
     print(f"{len(found)} suspect label(s) -> {out}")

@@ -8,9 +8,10 @@ each with its own small pose / light / noise jitter. What the labels mean is dra
 - age: hair greys from 30 and is white from 60; forehead lines appear at 30 and multiply.
 Ages follow the competition's imbalance (>=60 is about 7% of persons).
 
-    python -m data_loader.demo_data --out DIR [--persons 300 --eval-persons 100 --size 128 96]
+    python -m data_loader.demo_data --out DIR [--persons 300 --eval-persons 100 --size 128,96 --seed 0]
 
-The same arguments always give the same files (byte for byte).
+The same arguments always give the same files (byte for byte). The limits are the config's for
+the "demo" data_dir (demo_persons, demo_eval_persons, demo_image_size).
 """
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
+from base.cli_types import HelpFormatter, count, positive_int, size
+from base.errors import ArgumentParser, UserError, exit_on_user_error
 from data_loader.labels import MASK_STEMS, age_group, encode
 
 GENERATOR_VERSION = 3
@@ -37,6 +39,7 @@ YOUNG_HAIR = [(20, 20, 25), (30, 45, 70), (40, 70, 110), (90, 150, 200), (30, 50
 MASK_COLOURS = [(245, 245, 245), (235, 200, 150), (40, 40, 40), (150, 150, 150), (200, 170, 230),
                 (110, 80, 40), (180, 220, 250), (60, 90, 150), (120, 160, 120), (220, 220, 200)]
 EXTENSIONS = (".jpg", ".png", ".jpeg")
+MIN_PERSONS, MIN_EVAL_PERSONS, MIN_SIDE = 10, 1, 32  # as base/config.py's rules for the demo_* knobs
 
 
 @dataclass
@@ -148,6 +151,8 @@ def _write_eval(root: Path, people: list[Person], size, rng, seed: int) -> None:
 
 
 def _save(path: Path, image: np.ndarray) -> None:
+    import cv2
+
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix != ".png" else []
     ok, buf = cv2.imencode(path.suffix, image, params)
     assert ok, path
@@ -156,6 +161,8 @@ def _save(path: Path, image: np.ndarray) -> None:
 
 def draw(p: Person, stem: str, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """One BGR picture of person `p` wearing the mask that `stem` names."""
+    import cv2  # here, not at the top: the command's --help needs no OpenCV
+
     h, w = size
     img = np.empty((h, w, 3), np.float32)
     img[:] = p.background
@@ -180,6 +187,8 @@ def draw(p: Person, stem: str, size: tuple[int, int], rng: np.random.Generator) 
 
 
 def _hair_back(img, p, cx, cy, fw, fh, c, pt) -> None:
+    import cv2
+
     if p.gender == "female":  # long hair behind the face and neck, to or over the shoulders
         length = (2.0, 1.6, 1.2)[p.hair_style]
         cv2.ellipse(img, pt(cx, cy - fh * 0.2), (int(fw * 1.25), int(fh * 0.95)), 0, 0, 360,
@@ -189,6 +198,8 @@ def _hair_back(img, p, cx, cy, fw, fh, c, pt) -> None:
 
 
 def _hair_top(img, p, cx, cy, fw, fh, c, pt) -> None:
+    import cv2
+
     thick = (0.55, 0.45, 0.35)[p.hair_style]
     cv2.ellipse(img, pt(cx, cy - fh * 0.62), (int(fw * 1.0), int(fh * thick + fh * 0.2)), 0, 180, 360,
                 c(p.hair), -1, cv2.LINE_AA)
@@ -202,6 +213,8 @@ def _hair_top(img, p, cx, cy, fw, fh, c, pt) -> None:
 
 
 def _face_details(img, p, cx, cy, fw, fh, c, pt) -> None:
+    import cv2
+
     skin = p.skin
     for side in (-1, 1):
         ex, ey = cx + side * fw * 0.4, cy - fh * 0.12
@@ -231,6 +244,8 @@ def _face_details(img, p, cx, cy, fw, fh, c, pt) -> None:
 
 
 def _mask(img, cx, top, fw, fh, colour, c, pt) -> None:
+    import cv2
+
     bottom = top + fh * 0.85
     poly = np.array([pt(cx - fw * 0.9, top + fh * 0.1), pt(cx, top - fh * 0.05), pt(cx + fw * 0.9, top + fh * 0.1),
                      pt(cx + fw * 0.8, bottom - fh * 0.2), pt(cx, bottom), pt(cx - fw * 0.8, bottom - fh * 0.2)])
@@ -244,6 +259,8 @@ def _mask(img, cx, top, fw, fh, colour, c, pt) -> None:
 
 def _jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The seven pictures of a sitting differ a little in pose, light and noise."""
+    import cv2
+
     h, w = img.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-6, 6), rng.uniform(0.95, 1.05))
     m[:, 2] += rng.uniform(-0.04, 0.04, 2) * (w, h)
@@ -252,17 +269,42 @@ def _jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def _at_least(minimum: int, parse, what: str):
+    """`parse`, refusing a value (or a side) under `minimum`."""
+    def checked(text: str):
+        value = parse(text)
+        if min(value if isinstance(value, tuple) else (value,)) < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: {what} must be at least {minimum}")
+        return value
+    return checked
+
+
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(prog="python -m data_loader.demo_data", description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--out", type=Path, required=True, default=argparse.SUPPRESS, metavar="DIR",
+                    help="the folder to write train/ and eval/ into; it must not exist yet")
+    ap.add_argument("--persons", type=_at_least(MIN_PERSONS, positive_int, "persons"), default=300, metavar="N",
+                    help="train persons (7 images each)")
+    ap.add_argument("--eval-persons", type=_at_least(MIN_EVAL_PERSONS, positive_int, "eval persons"), default=100,
+                    metavar="N", help="eval persons (7 images each)")
+    ap.add_argument("--size", type=_at_least(MIN_SIDE, size, "each side"), default="128,96", metavar="HEIGHT,WIDTH",
+                    help="picture size in pixels")
+    ap.add_argument("--seed", type=count, default=0, metavar="N", help="the same seed gives the same files")
+    return ap
+
+
+@exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Write the demo data in the competition layout.")
-    ap.add_argument("--out", type=Path, required=True, help="folder to create (must not exist)")
-    ap.add_argument("--persons", type=int, default=300, help="train persons (7 images each)")
-    ap.add_argument("--eval-persons", type=int, default=100, help="eval persons (7 images each)")
-    ap.add_argument("--size", type=int, nargs=2, default=(128, 96), metavar=("H", "W"))
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args(argv)
+    a = build_parser().parse_args(argv)
     if a.out.exists():
-        ap.error(f"{a.out} already exists; choose a new folder")
-    generate(a.out, a.persons, a.eval_persons, tuple(a.size), a.seed)
+        kind = "folder" if a.out.is_dir() else "file"
+        raise UserError(f"--out {a.out} already exists (a {kind}); name a new folder, or delete this one first")
+    try:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {a.out}: cannot make the folder it goes in ({err.strerror}); name a writable place") \
+            from None
+    generate(a.out, a.persons, a.eval_persons, a.size, a.seed)
     print(f"wrote {a.out}")
 
 

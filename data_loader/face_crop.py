@@ -19,6 +19,7 @@ picture, `fallback` of its size, in the output's aspect ratio (1.0 = as much as 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import multiprocessing
 import os
@@ -27,18 +28,22 @@ import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import albumentations as A
-import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from base.atomic import atomic_path, write_csv
+from base import cli_types
 from base.errors import ArgumentParser, UserError, exit_on_user_error
 from data_loader.face_detectors import DETECTORS, Box, Detector, mediapipe_available
-from data_loader.images import read_rgb
 from data_loader.layout import IMAGE_EXTENSIONS
+
+if TYPE_CHECKING:
+    import albumentations as A
+
+# albumentations (which imports torch), OpenCV and base.atomic (torch) are imported where they are
+# used, so that the command's --help and a bad command line answer at once.
 
 MANIFEST = "face_crop.csv"
 FALLBACK = "fallback"
@@ -84,30 +89,45 @@ def find_crop(image: np.ndarray, detector: Detector, margin: float, aspect: floa
     return crop_box(largest, height, width, margin, aspect), stage
 
 
-class FaceCrop(A.ImageOnlyTransform):
-    """The crop as an albumentations transform: `aspect` is the output's height / width (the
-    resize after it), the rest as in `find_crop`."""
+@functools.cache
+def _face_crop_class() -> type[A.ImageOnlyTransform]:
+    import albumentations as A
 
-    def __init__(self, detector: str = "auto", margin: float = 0.4, aspect: float = 4 / 3,
-                 fallback: float = 0.6, p: float = 1.0):
-        super().__init__(p=p)
-        self.detector = Detector(detector)
-        self.margin, self.aspect, self.fallback = margin, aspect, fallback
+    class FaceCrop(A.ImageOnlyTransform):
+        """The crop as an albumentations transform: `aspect` is the output's height / width (the
+        resize after it), the rest as in `find_crop`."""
 
-    def apply(self, img: np.ndarray, **params) -> np.ndarray:
-        (x0, y0, x1, y1), _ = find_crop(img, self.detector, self.margin, self.aspect, self.fallback)
-        return np.ascontiguousarray(img[y0:y1, x0:x1])
+        def __init__(self, detector: str = "auto", margin: float = 0.4, aspect: float = 4 / 3,
+                     fallback: float = 0.6, p: float = 1.0):
+            super().__init__(p=p)
+            self.detector = Detector(detector)
+            self.margin, self.aspect, self.fallback = margin, aspect, fallback
 
-    def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("margin", "aspect", "fallback")
+        def apply(self, img: np.ndarray, **params) -> np.ndarray:
+            (x0, y0, x1, y1), _ = find_crop(img, self.detector, self.margin, self.aspect, self.fallback)
+            return np.ascontiguousarray(img[y0:y1, x0:x1])
+
+        def get_transform_init_args_names(self) -> tuple[str, ...]:
+            return ("margin", "aspect", "fallback")
+
+    FaceCrop.__qualname__ = "FaceCrop"  # pickled (DataLoader workers) as data_loader.face_crop.FaceCrop
+    globals()["FaceCrop"] = FaceCrop
+    return FaceCrop
 
 
-def config_transform(cfg) -> FaceCrop | None:
-    """The on-the-fly crop the config asks for (knob `face_crop`), or None."""
+def __getattr__(name: str):
+    """`FaceCrop`, the albumentations transform, made on first use (PEP 562)."""
+    if name == "FaceCrop":
+        return _face_crop_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def config_transform(cfg) -> A.ImageOnlyTransform | None:
+    """The on-the-fly crop the config asks for (knob `face_crop`, a `FaceCrop`), or None."""
     if cfg.face_crop == "off":
         return None
     height, width = cfg.image_size
-    return FaceCrop(cfg.face_crop, cfg.face_crop_margin, height / width, cfg.face_crop_fallback)
+    return _face_crop_class()(cfg.face_crop, cfg.face_crop_margin, height / width, cfg.face_crop_fallback)
 
 
 # ---- the command ----------------------------------------------------------------------------
@@ -115,12 +135,19 @@ _worker: dict = {}
 
 
 def _init_worker(detector: Detector, margin: float, size: tuple[int, int], fallback: float, quality: int) -> None:
+    import cv2
+
     cv2.setNumThreads(1)
     _worker.update(detector=detector, margin=margin, size=size, fallback=fallback, quality=quality)
 
 
 def _crop_file(job: tuple[str, str]) -> tuple[str, str, int, int, int, int]:
     """Crop one picture into its place in the copy: (destination, method, crop box)."""
+    import cv2
+
+    from base.atomic import atomic_path
+    from data_loader.images import read_rgb
+
     src, dst = job
     height, width = _worker["size"]
     try:
@@ -167,6 +194,8 @@ def crop_folder(src: Path, dst: Path, detector: str = "auto", margin: float = 0.
                 quality: int = 95, progress: bool = True) -> tuple[pd.DataFrame, int]:
     """Write the cropped copy of `src` into `dst`; return the manifest (one row per picture) and
     how many pictures this call cropped (the others were there already)."""
+    from base.atomic import atomic_path, write_csv
+
     csvs, jobs = plan(src, dst)
     chosen = Detector(detector)
     todo = [job for job in jobs if not os.path.exists(job[1])]
@@ -210,41 +239,70 @@ def summary(manifest: pd.DataFrame, done_now: int) -> str:
             f"{', '.join(parts)}; {share:.1%} used the centre-crop fallback")
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HEIGHT,WIDTH (e.g. 256,192)") from None
-    if height < 8 or width < 8:
-        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be at least 8 pixels")
+MIN_SIDE = 8  # smaller keeps no face to train on; no step of the crop itself needs the rule
+
+
+def _crop_size(text: str) -> tuple[int, int]:
+    height, width = cli_types.size(text)
+    if min(height, width) < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be at least {MIN_SIDE} pixels")
     return height, width
 
 
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be in (0, 1]")
+def _margin(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number, 0 or more")
     return value
+
+
+def _quality(text: str) -> int:
+    value = cli_types.positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: JPEG quality is 1..100")
+    return value
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m data_loader.face_crop", description=__doc__,
+                            formatter_class=cli_types.HelpFormatter)
+    parser.add_argument("--src", type=Path, required=True, default=argparse.SUPPRESS, metavar="DATA_DIR",
+                        help="the competition folder (holding train/ and eval/); only read")
+    parser.add_argument("--dst", type=Path, required=True, default=argparse.SUPPRESS, metavar="CROPPED_DIR",
+                        help="the folder the cropped copy goes into (new, or an earlier copy to finish); "
+                        "outside --src")
+    parser.add_argument("--detector", choices=DETECTORS, default="auto",
+                        help="auto: MediaPipe when installed, Haar cascade for what it misses (or alone)")
+    parser.add_argument("--margin", type=_margin, default=0.4, metavar="SHARE",
+                        help="added on every side, share of the face box")
+    parser.add_argument("--size", type=_crop_size, default="256,192", metavar="HEIGHT,WIDTH",
+                        help=f"output size in pixels, each side at least {MIN_SIDE}")
+    parser.add_argument("--fallback", type=cli_types.share, default=0.6, metavar="SHARE",
+                        help="no face found: keep this share of the picture around its centre (1 = all)")
+    parser.add_argument("--workers", type=cli_types.count, default=0, metavar="N",
+                        help="processes (0: one per CPU core)")
+    parser.add_argument("--quality", type=_quality, default=95, metavar="Q",
+                        help="JPEG quality of the cropped pictures, 1..100")
+    return parser
 
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog="python -m data_loader.face_crop", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--src", type=Path, required=True, help="competition folder (train/ and eval/)")
-    parser.add_argument("--dst", type=Path, required=True, help="where the cropped copy goes")
-    parser.add_argument("--detector", choices=DETECTORS, default="auto")
-    parser.add_argument("--margin", type=float, default=0.4, help="added on every side, share of the face box")
-    parser.add_argument("--size", type=_size, default=(256, 192), help="output HEIGHT,WIDTH (default 256,192)")
-    parser.add_argument("--fallback", type=_share, default=0.6,
-                        help="no face found: keep this share of the picture around its centre (1 = all)")
-    parser.add_argument("--workers", type=int, default=0, help="processes (default: one per CPU core)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality of the cropped pictures")
-    args = parser.parse_args(argv)
-    if args.margin < 0:
-        parser.error("--margin must be >= 0")
+    args = build_parser().parse_args(argv)
+    if not args.src.is_dir():
+        raise UserError(f"--src {args.src} is not a folder; name the competition folder (holding train/ and eval/)")
+    if args.dst.exists() and not args.dst.is_dir():
+        raise UserError(f"--dst {args.dst} is a file; name a folder for the cropped copy (new, or an earlier copy)")
     # Bad folders end in their one line before any note about the detectors (crop_folder walks
     # the folders again: milliseconds beside the cropping).
     plan(args.src, args.dst)
+    try:
+        args.dst.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--dst {args.dst}: cannot make the folder ({err.strerror}); name a writable place") from None
     if args.detector == "auto" and not mediapipe_available():
         print("mediapipe is not installed: Haar cascade only, which misses most masked faces; "
               "pip install -e \".[facecrop]\" for MediaPipe", file=sys.stderr)

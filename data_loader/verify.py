@@ -3,6 +3,9 @@ with one line naming it, not hours later inside a DataLoader worker.
 
     python -m data_loader.verify DATA_DIR     # list every bad train and eval image, one per line
 
+It prints one line per bad file (the file, a tab, what is wrong with it), a count on stderr, and
+exits with 1 when any file is bad, 0 when none is.
+
 The check decodes with OpenCV, the reader training uses, at an eighth of the size: a JPEG then
 skips nearly all of its inverse DCT but still reads all of its data (about 3x faster than a full
 decode; see bench/verify_images.py). OpenCV's handling of a truncated JPEG has
@@ -12,7 +15,6 @@ Files already found good (same path, size and modification time) are not decoded
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -21,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
-from base.errors import UserError, exit_on_user_error
+from base.cli_types import HelpFormatter
+from base.errors import ArgumentParser, UserError, exit_on_user_error
 
 SHOWN = 3  # bad files named in the one-line message; the CLI above lists them all
 _good: set[tuple[str, int, int]] = set()
@@ -33,6 +35,8 @@ _good: set[tuple[str, int, int]] = set()
 
 def image_problem(file: str) -> str | None:
     """Why `file` cannot be used as a training picture, or None when it decodes."""
+    import cv2  # here, not at the top: the command's --help needs no OpenCV
+
     try:
         stat = os.stat(file)
         key = (file, stat.st_size, stat.st_mtime_ns)
@@ -119,13 +123,20 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(prog="python -m data_loader.verify", description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("data_dir", type=Path, metavar="DATA_DIR",
+                    help="the competition folder (holding train/ and eval/); only read")
+    return ap
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
     from data_loader.layout import read_eval, read_train
 
-    ap = argparse.ArgumentParser(description="List every training and eval image that cannot be decoded.")
-    ap.add_argument("data_dir", type=Path, help="the competition folder (holding train/ and eval/)")
-    root = ap.parse_args(argv).data_dir
+    root = build_parser().parse_args(argv).data_dir
+    if not root.is_dir():
+        raise UserError(f"DATA_DIR {root} is not a folder; name the competition folder (holding train/ and eval/)")
     files = read_train(root)["file"].tolist()
     if (root / "eval" / "info.csv").is_file():
         files += read_eval(root)["file"].tolist()

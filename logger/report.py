@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from base import config as config_lib
-from base.errors import UserError, exit_on_user_error
-from base.group_file import GROUP_FILE
+from base.cli_types import HelpFormatter
+from base.errors import ArgumentParser, UserError, exit_on_user_error
 from logger.fingerprint import BOOKKEEPING
 
 SHOWN = ("trainer", "backbone", "loss")  # always a column of their own
@@ -37,6 +37,8 @@ def monitored(cfg: dict, columns) -> str:
 
 def read_run(folder: Path) -> dict:
     """What the report shows of one run or run group folder."""
+    from base.group_file import GROUP_FILE  # here, not at the top: it imports torch, which --help does not need
+
     defaults = {k: default for k, (_, default) in config_lib.schema().items()}
     cfg = {**json.loads(json.dumps(defaults)), **json.loads((folder / "config.json").read_text())}
     metrics = pd.read_csv(folder / "metrics.csv") if (folder / "metrics.csv").is_file() else pd.DataFrame()
@@ -105,7 +107,8 @@ def find_runs(paths: list[str]) -> list[Path]:
         if (path / "config.json").is_file():
             found.append(path)
         else:
-            print(f"skipped {path}: no config.json (not a run folder)", file=sys.stderr)
+            why = "no config.json (not a run folder)" if path.exists() else "no such folder"
+            print(f"skipped {path}: {why}", file=sys.stderr)
     if not found:
         raise UserError("none of the given paths is a run folder (one holding config.json made by train.py)")
     return found
@@ -128,13 +131,17 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(prog="python -m logger.report", description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("runs", nargs="*", default=argparse.SUPPRESS, metavar="RUN_DIR",
+                    help="run or run group folders; none: every run under runs_dir (runs/)")
+    return ap
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    ap = argparse.ArgumentParser(prog="python -m logger.report", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", nargs="*", metavar="RUN_DIR", help="run or run group folders (default: all in runs/)")
-    args = ap.parse_args(argv)
-    runs = [read_run(folder) for folder in find_runs(args.runs)]
+    args = build_parser().parse_args(argv)
+    runs = [read_run(folder) for folder in find_runs(vars(args).get("runs", []))]
     frame = table(runs)
     monitors = sorted({(r["monitor"], r["mode"]) for r in runs})
     print(f"{len(runs)} run(s), best first by " + ", ".join(f"{m} ({mode})" for m, mode in monitors))

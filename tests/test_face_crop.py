@@ -136,15 +136,19 @@ def _no_pictures(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--src", "{tmp}/nothing", "--dst", "{tmp}/out"], "no train/train.csv or eval/info.csv"),
+    (["--src", "{tmp}/nothing", "--dst", "{tmp}/out"], "--src {tmp}/nothing is not a folder"),
+    (["--src", "{tmp}", "--dst", "{tmp}/out"], "no train/train.csv or eval/info.csv"),
+    (["--src", "{data}", "--dst", "{tmp}/a_file"], "is a file; name a folder"),
     (["--src", "{data}", "--dst", "{data}/cropped"], "must be outside --src"),
     (["--src", "{tmp}/empty", "--dst", "{tmp}/out"], "no pictures under train/images or eval/images"),
-    (["--src", "{data}", "--dst", "{tmp}/out", "--margin", "-1"], "--margin must be >= 0"),
+    (["--src", "{data}", "--dst", "{tmp}/out", "--margin", "-1"], "--margin: '-1' must be a number, 0 or more"),
 ])
 def test_bad_folders_end_in_one_line_and_exit_2(args, message, tiny_data, tmp_path, capsys, monkeypatch):
     """One line whatever is installed: the folders are checked before the note about a missing MediaPipe."""
     monkeypatch.setattr(face_crop, "mediapipe_available", lambda: False)
     _no_pictures(tmp_path)
+    (tmp_path / "a_file").write_text("")
+    message = message.format(tmp=tmp_path)
     with pytest.raises(SystemExit) as stop:
         main([a.format(tmp=tmp_path, data=tiny_data) for a in args])
     err = capsys.readouterr().err.strip()

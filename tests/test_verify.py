@@ -42,7 +42,7 @@ def test_good_pictures_pass_and_bad_ones_say_why(tmp_path, picture):
 
 def test_a_truncated_jpeg_is_caught_even_where_opencv_decodes_it(tmp_path, picture, monkeypatch):
     # Some OpenCV versions return a truncated JPEG with its missing part grey instead of failing.
-    monkeypatch.setattr(verify.cv2, "imdecode", lambda data, flags: np.zeros((2, 2, 3), np.uint8))
+    monkeypatch.setattr(cv2, "imdecode", lambda data, flags: np.zeros((2, 2, 3), np.uint8))
     cut = _write(tmp_path / "cut.jpg", picture, keep=0.9)
     complete = _write(tmp_path / "ok.jpg", picture, extra=b"trailing bytes after the end-of-image marker")
     assert verify.bad_images([cut, complete]) == {cut: "truncated"}
@@ -51,7 +51,7 @@ def test_a_truncated_jpeg_is_caught_even_where_opencv_decodes_it(tmp_path, pictu
 def test_good_files_are_decoded_once_until_they_change(tmp_path, picture, monkeypatch):
     file = _write(tmp_path / "a.png", picture)
     assert verify.image_problem(file) is None
-    monkeypatch.setattr(verify.cv2, "imdecode", lambda data, flags: None)
+    monkeypatch.setattr(cv2, "imdecode", lambda data, flags: None)
     assert verify.image_problem(file) is None  # known good: not decoded again
     _write(tmp_path / "a.png", picture, keep=0.5)
     assert verify.image_problem(file) == "not a decodable image"
