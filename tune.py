@@ -15,10 +15,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from base import cli_knobs
 from base import config as config_lib
+from base.cli_types import HelpFormatter, count
 from base.errors import ArgumentParser, UserError, exit_on_user_error
-from tuning import engine, study_dir, worker
-from tuning import space as space_lib
+from tuning import engine  # light: Optuna itself is imported by engine.optuna()
 
 
 def _minutes(text: str) -> float:
@@ -31,26 +32,18 @@ def _minutes(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number, 0 or more")
-    return int(text)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = ArgumentParser(prog="python tune.py", description=__doc__,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", help="experiment file: the base of every trial (default: config.py)")
-    ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE", help="override a base knob")
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(prog="python tune.py", description=__doc__, formatter_class=HelpFormatter)
+    cli_knobs.add_knob_arguments(ap, what="every trial's base")
     ap.add_argument("--space", help="search space file with def space(trial) (e.g. configs/space.py)")
-    ap.add_argument("--trials", type=_count, help="finished (complete or pruned) trials to reach in all")
+    ap.add_argument("--trials", type=count, help="finished (complete or pruned) trials to reach in all")
     ap.add_argument("--timeout", type=_minutes, help="start no trial after this many minutes")
     ap.add_argument("--trial-minutes", type=_minutes, help="time_limit_minutes of every trial (best.py keeps "
                     "the base's)")
     ap.add_argument("--sampler", default="tpe", help="Optuna sampler: tpe, random, cmaes, gp, qmc, ... "
                     "(default: %(default)s)")
     ap.add_argument("--pruner", default="asha", choices=engine.PRUNERS, help="(default: %(default)s)")
-    ap.add_argument("--workers", type=_count, help="processes on this machine (default 1); each takes the next GPU "
+    ap.add_argument("--workers", type=count, help="processes on this machine (default 1); each takes the next GPU "
                     "of CUDA_VISIBLE_DEVICES in turn and its share of the CPU cores")
     ap.add_argument("--storage", help="an Optuna RDB URL (postgresql://..., sqlite:///...) shared by several "
                     "machines (default: a journal file in the study folder)")
@@ -58,10 +51,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--resume", type=Path, metavar="STUDY_DIR", help="go on with this study folder")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # one process of --workers
     ap.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    args = cli_knobs.parse(build_parser(), argv)
     if args.resume or args.worker:
         given = [f"--{k}" for k in ("config", "space", "storage", "study_name") if getattr(args, k)] + \
-            (["--set"] if args.set else [])
+            (["--set"] if args.overrides else [])
         if given:
             raise UserError(f"--resume: {', '.join(given).replace('_', '-')} cannot change a study; the study "
                             "folder's study.json has them (--trials, --timeout, --workers may change)")
@@ -74,13 +71,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def new_study(args: argparse.Namespace) -> tuple[Path, study_dir.Settings]:
-    base = config_lib.load(args.config, args.set)
+def new_study(args: argparse.Namespace):
+    from tuning import space as space_lib
+    from tuning import study_dir, worker
+
+    base = config_lib.load(args.config, args.overrides)
     space = space_lib.load(args.space)
     dry = space_lib.check(space, base, args.space)  # bad spaces fail here, before any folder or trial
     engine.sampler(args.sampler, base.seed)
     source = " ".join([f"--config {args.config}" if args.config else "config.py",
-                       *(f"--set {s}" for s in args.set)])
+                       *(f"--set {s}" for s in args.overrides)])
     settings = study_dir.Settings(base=base.to_dict(), base_source=source, space=str(args.space),
                                   trials=args.trials or 0, timeout_minutes=args.timeout or 0.0,
                                   trial_minutes=args.trial_minutes or 0.0, sampler=args.sampler, pruner=args.pruner,
@@ -96,7 +96,9 @@ def new_study(args: argparse.Namespace) -> tuple[Path, study_dir.Settings]:
     return folder, settings
 
 
-def resumed_study(args: argparse.Namespace) -> tuple[Path, study_dir.Settings]:
+def resumed_study(args: argparse.Namespace):
+    from tuning import study_dir, worker
+
     folder = args.resume
     settings = study_dir.load(folder)
     for knob, value in (("trials", args.trials), ("timeout_minutes", args.timeout),
@@ -114,6 +116,8 @@ def resumed_study(args: argparse.Namespace) -> tuple[Path, study_dir.Settings]:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
+    from tuning import study_dir, worker
+
     if args.worker:
         worker.work(args.worker, study_dir.load(args.worker), args.worker_index)
         return args.worker

@@ -142,8 +142,9 @@ def load(experiment: str | Path | None = None, overrides: Sequence[str] = (),
         knob, sep, text = item.partition("=")
         if not sep or not knob.strip():
             raise UserError(f"--set {item!r}: write knob=value, e.g. --set lr=0.001")
-        values[knob.strip()] = _parse_value(text.strip())
-        sources[knob.strip()] = "--set"
+        knob = knob.strip()
+        values[knob] = parse_text(text.strip(), schema()[knob][0] if knob in schema() else Any)
+        sources[knob] = "--set"
     return build(values, source="--set" if overrides else str(experiment or DEFAULTS_FILE), sources=sources)
 
 
@@ -232,11 +233,41 @@ def _load_module(path: Path) -> types.ModuleType:
     return module
 
 
-def _parse_value(text: str) -> Any:
+_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def parse_text(text: str, tp: Any = Any) -> Any:
+    """A knob's value as users type it on a command line: a Python literal (3e-4, (384, 288),
+    ["flip"]), else a bare word (resnet34); and for a knob of type `tp` also the shell's
+    spellings: true/false/yes/no/on/off/1/0 for a bool, 3.0 for an int, flip,scale for a list."""
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text  # a bare word is a string: --set backbone=resnet34
+        value = text  # a bare word is a string: --set backbone=resnet34
+    return _loosen(value, tp)
+
+
+def _loosen(value: Any, tp: Any) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        for option in args:  # the first spelling the knob's types accept
+            try:
+                return _convert(_loosen(value, option), option)
+            except (TypeError, ValueError):
+                pass
+        return value
+    if tp is bool and isinstance(value, (str, int)) and str(value).lower() in _WORDS:
+        return _WORDS[str(value).lower()]
+    if tp is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if origin in (list, tuple) and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        items = [parse_text(p.strip()) for p in str(value).split(",") if p.strip()] if isinstance(value, str) \
+            else [value]
+        if len(items) == 1 and str(items[0]).lower() == "none" and origin is list:
+            return []  # tta=none: no views
+        kinds = args[:1] * len(items) if origin is list or (len(args) == 2 and args[1] is Ellipsis) else args
+        return origin(_loosen(v, k) for v, k in zip(items, kinds, strict=True)) if len(kinds) == len(items) else items
+    return value
 
 
 def _coerce(knob: str, value: Any, tp: Any, source: str) -> Any:

@@ -184,7 +184,8 @@ TRAIN_CASES = {
         "holds no train/ or eval/ folder", "point data_dir at the folder holding train/ and eval/", "here probably"]),
     "half-downloaded weights_file": (_set_file("weights_file", _cut_weights), {}, [
         "weights_file", "resnet.pth is not a readable weights file", "download it again"]),
-    "knob without --set": (_args("lr=0.1"), {}, ["unrecognized argument(s) lr=0.1", "--set KNOB=VALUE"]),
+    "a word that is no KNOB=VALUE": (_args("lr"), {}, ["unrecognized argument(s) lr", "KNOB=VALUE"]),
+    "a bare knob that does not exist": (_args("lrr=0.1"), {}, ["unknown config knob 'lrr'", "did you mean 'lr'"]),
     "empty corrections file": (_set_file("corrections", _beside("fixes.csv", "")), {},
                                ["fixes.csv: cannot be read as CSV", "id,field,value"]),
     "corrections fixing one field twice": (
@@ -305,7 +306,7 @@ INFERENCE_ARG_CASES = {
                             ["--out", "cannot make its folder"]),
     "--answers missing": (lambda run: ["--run", str(run), "--answers", "{out}/answers.csv"],
                           ["--answers", "answers.csv not found"]),
-    "--batch-size 0": (lambda run: ["--run", str(run), "--batch-size", "0"], ["--batch-size", "'0' must be 1 or more"]),
+    "--batch-size 0": (lambda run: ["--run", str(run), "--batch-size", "0"], ["--batch-size", "'0' must be a whole number, 1 or more"]),
     "--checkpoint given a file name": (lambda run: ["--run", str(run), "--checkpoint", "best.pt"],
                                        ["--checkpoint: invalid choice: 'best.pt'", "--help"]),
 }

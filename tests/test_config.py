@@ -36,7 +36,7 @@ def test_base_chain_and_overrides_come_last(tmp_path):
     (["lrr=0.1"], "unknown config knob 'lrr'; did you mean 'lr'?"),
     (["epochs=two"], "config knob 'epochs' must be an integer, got 'two'"),
     (["epochs=0"], "config knob 'epochs' must be at least 1"),
-    (["pretrained=1"], "config knob 'pretrained' must be True or False"),
+    (["pretrained=maybe"], "config knob 'pretrained' must be True or False"),
     (["optimizer=rmsprop"], "config knob 'optimizer' must be one of 'adamw', 'adam', 'sgd'"),
     (["image_size=64"], "config knob 'image_size' must be 2 values"),
     (["fold=5"], "'fold' must be below folds=5"),
