@@ -16,9 +16,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
-from variants import parse_args  # puts the project on sys.path
+from variants import parse_args, train  # puts the project on sys.path
 
-import train  # noqa: E402
 from data_loader import audit  # noqa: E402
 
 KINDS = {"gender": "gender", "mask": "incorrect_mask<->normal"}
@@ -34,7 +33,7 @@ def main() -> None:
     kept_runs = knob.get("runs_dir", "").strip("'\"")
     with nullcontext(kept_runs) if kept_runs else tempfile.TemporaryDirectory() as runs:
         before = set(Path(runs).glob("*")) if Path(runs).exists() else set()
-        train.main([a for o in [*DEFAULTS, *common, f"runs_dir={str(Path(runs))!r}"] for a in ("--set", o)])
+        train([*DEFAULTS, *common, f"runs_dir={str(Path(runs))!r}"])
         (group,) = set(Path(runs).glob("*")) - before
         found = audit.suspects(pd.read_csv(group / "oof.csv", dtype={"person": str}), min_confidence=0.0)
     kinds = ", ".join(f"{k}: {v}" for k, v in planted["kind"].value_counts().items())

@@ -8,13 +8,17 @@ and the eval images the 5-fold ensemble labels with >= pseudo_threshold confiden
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from variants import parse_args  # puts the project on sys.path
+import pandas as pd
+from variants import ROOT, parse_args, train  # puts the project on sys.path
 
-import inference  # noqa: E402
-import train  # noqa: E402
+from base import config as config_lib  # noqa: E402
+from data_loader.layout import data_root  # noqa: E402
+from predict.submission import score as score_submission  # noqa: E402
 
 
 def main() -> None:
@@ -25,13 +29,16 @@ def main() -> None:
 
         def fit(*knobs: str) -> Path:
             before = set(runs.glob("*")) if runs.exists() else set()
-            train.main([a for o in [*common, f"runs_dir={str(runs)!r}", *knobs] for a in ("--set", o)])
+            train([*common, f"runs_dir={str(runs)!r}", *knobs])
             (new,) = set(runs.glob("*")) - before
             return new
 
         def score(label: str, run: Path, *args: str) -> None:
-            result = inference.main(["--run", str(run), "--out", str(Path(tmp) / "submission.csv"), *args])
-            rows.append((label, result))
+            out = Path(tmp) / "submission.csv"  # as users run it
+            subprocess.run([sys.executable, "inference.py", "--run", str(run), "--out", str(out), *args], cwd=ROOT,
+                           check=True)
+            answers = data_root(config_lib.load(None, common)) / "eval" / "answers.csv"
+            rows.append((label, score_submission(pd.read_csv(out, dtype={"ImageID": str}), answers)))
 
         single = fit("name=single")
         score("one run", single)

@@ -29,12 +29,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import inference  # noqa: E402
 from base.errors import UserError, exit_on_user_error  # noqa: E402
 from base.run_dir import setup_logging  # noqa: E402
 from data_loader.layout import read_eval  # noqa: E402
 from model.metric import evaluate  # noqa: E402
-from predict import person_groups, person_vote, predictor, vote_guard  # noqa: E402
+from predict import person_groups, person_vote, predictor, vote_guard, vote_run  # noqa: E402
 
 STEMS = ("mask1", "mask2", "mask3", "mask4", "mask5", "incorrect_mask", "normal")
 
@@ -91,7 +90,7 @@ def main() -> None:
     model = predictor.load(args.run, {})
     started = time.perf_counter()
     val_table, val_probs = model.validation(tta)
-    found = inference.validation_groups(model.cfg, val_table, log)  # as inference.py --evaluate groups them
+    found = vote_run.validation_groups(model.cfg, val_table, log)  # as inference.py --evaluate groups them
     print(table(f"validation (TTA {args.tta})", val_probs, val_table["official_label"].to_numpy(), found,
                 val_table["person"].to_numpy()))
     root = Path(model.cfg.data_dir)
@@ -100,10 +99,10 @@ def main() -> None:
     probs = model.predict(eval_table, tta)
     decision = vote_guard.decide(model.cfg, val_table, val_probs, "assign", (eval_table["file"].tolist(), probs))
     print(f"\nthe guard, from validation: {decision.line()}")
-    found = inference.find_persons(model.cfg, eval_table, log)
+    found = vote_run.find_persons(model.cfg, eval_table, log)
     guarded = probs
     if decision.acts:
-        groups = inference.find_persons(model.cfg, eval_table, log, cut_scale=decision.cut_scale) \
+        groups = vote_run.find_persons(model.cfg, eval_table, log, cut_scale=decision.cut_scale) \
             if decision.cut_scale != 1 else found
         guarded = person_vote.vote(probs, groups, decision.assign, decision.strength)
     oracle = oracle_persons(args.facebench, eval_table["ImageID"])

@@ -10,9 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-import train  # noqa: E402
+from base import config as config_lib  # noqa: E402
+from group import build  # noqa: E402
 
 COLUMNS = {"val F1 (18)": "val_f1", "mask": "val_f1_mask", "gender": "val_f1_gender", "age": "val_f1_age",
            ">=60": "val_f1_60plus"}
@@ -27,13 +29,18 @@ def parse_args(doc: str) -> list[str]:
     return args.set + ([f"data_dir={args.data}"] if args.data else [])
 
 
+def train(overrides: list[str]) -> dict:
+    """What `python train.py --set OVERRIDES` does: train config.py with them; the best epoch's row."""
+    return build(config_lib.load(None, overrides)).fit()
+
+
 def compare(variants: list[tuple[str, list[str]]], common: list[str]) -> None:
     """Train each variant (common overrides first, its own last) and print one row each."""
     rows = []
     with tempfile.TemporaryDirectory() as runs:
         for label, knobs in variants:
             started = time.perf_counter()
-            best = train.main([a for o in [*common, f"runs_dir={runs}", *knobs] for a in ("--set", o)])
+            best = train([*common, f"runs_dir={runs!r}", *knobs])
             rows.append((label, best, time.perf_counter() - started))
     print("| variant | " + " | ".join(COLUMNS) + " | wall time |")
     print("|---|" + "---|" * len(COLUMNS) + "---|")

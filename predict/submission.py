@@ -6,14 +6,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base.atomic import write_csv
 from base.errors import UserError
 from data_loader.labels import NUM_CLASSES
 from model.metric import evaluate
 
 
-def write_submission(info_csv: Path, image_ids: pd.Series, pred: np.ndarray, out: Path) -> pd.DataFrame:
-    """Fill info.csv's `ans` with `pred` (given in info.csv's order) and write it to `out`."""
+def submission_frame(info_csv: Path, image_ids: pd.Series, pred: np.ndarray) -> pd.DataFrame:
+    """info.csv with `ans` filled from `pred` (given in info.csv's order), checked."""
     info = pd.read_csv(info_csv, dtype=str, keep_default_na=False)
     pred = np.asarray(pred)
     if len(pred) != len(info) or not (info["ImageID"].to_numpy() == image_ids.to_numpy()).all():
@@ -21,8 +20,6 @@ def write_submission(info_csv: Path, image_ids: pd.Series, pred: np.ndarray, out
     if pred.dtype.kind not in "iu" or pred.min() < 0 or pred.max() >= NUM_CLASSES:
         raise RuntimeError("predicted classes outside 0..17")
     info["ans"] = pred.astype(int)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(out, info)
     return info
 
 

@@ -95,8 +95,11 @@ class Decision:
         return (f"person vote {self.mode}: {verb} ({setting}): {where} macro F1 {f['base_f1']:.4f} -> "
                 f"{f['chosen_f1']:.4f}, {self.reason}{full}")
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1) + "\n"
+
     def save(self, path: Path) -> None:
-        write_text(path, json.dumps(asdict(self), indent=1) + "\n")
+        write_text(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> Decision | None:

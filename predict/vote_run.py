@@ -1,0 +1,69 @@
+"""The person vote of an inference: its decision (from validation, or kept from an earlier one)
+and the persons found among the pictures, with the lines a user reads about them."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from base.run_dir import setup_logging
+from predict import person_groups, predictor, vote_guard
+
+
+def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
+                  among: tuple[list[str], np.ndarray]) -> vote_guard.Decision:
+    """How the vote acts on these runs: decided from their validation, grouped among the eval
+    pictures `among` (files, probabilities; predict/vote_guard.py), or read from a single run's
+    person_vote.json when it was decided there for the same setting."""
+    cfg = models[0].cfg
+    if not cfg.person_vote_guard:
+        return vote_guard.plain(mode)
+    key = {"mode": mode, "runs": [str(r.resolve()) for r in runs], "weights": weights, "tta": tta,
+           "checkpoints": [[str(p), p.stat().st_mtime_ns] for r in runs
+                           for p in sorted(r.rglob(f"{cfg.checkpoint}.pt"))],
+           "grouping": [cfg.person_vote_size, cfg.seed], "data": cfg.data_dir}
+    stored = vote_guard.Decision.load(runs[0] / vote_guard.FILE) if len(runs) == 1 else None
+    if stored is not None and stored.key == key:
+        setup_logging().info(f"person vote: decided from validation earlier ({runs[0] / vote_guard.FILE})")
+        return stored
+    started = time.perf_counter()
+    parts = [m.validation(tta) for m in models]
+    try:
+        table, probs = predictor.ensemble_validation(parts, "mean", weights)
+    except predictor.DifferentValidation:
+        return vote_guard.Decision(mode, key=key, reason="these runs were validated on different persons, so no "
+                                   "validation shows what the vote does to their ensemble; vote one run, or "
+                                   "ensemble runs of one split (or --person-vote-guard off)")
+    decision = vote_guard.decide(cfg, table, probs, mode, among)
+    decision.key, decision.figures["seconds"] = key, round(time.perf_counter() - started, 1)
+    if len(runs) == 1:
+        try:
+            decision.save(runs[0] / vote_guard.FILE)
+        except OSError as error:  # a read-only run folder: the copy beside --out is what counts
+            setup_logging().info(f"person vote: could not keep the decision in {runs[0]} ({error.strerror})")
+    return decision
+
+
+def find_persons(cfg, table: pd.DataFrame, log, leave_out=(), cut_scale: float = 1.0) -> np.ndarray:
+    """The group of every picture of `table`, from its pixels alone (predict/person_groups.py),
+    with the grouping's calibrated cut times `cut_scale`."""
+    started = time.perf_counter()
+    grouper = person_groups.for_config(cfg, leave_out)
+    grouper.cut *= cut_scale
+    groups = grouper.groups(table["file"].tolist())
+    sizes = pd.Series(groups).value_counts()
+    log.info(f"person vote: {len(table)} pictures in {len(sizes)} groups ({(sizes == 7).sum()} of seven, "
+             f"{(sizes == 1).sum()} of one, largest {sizes.max()}); cut {grouper.cut:.2f} from training "
+             f"persons (their ARI {grouper.calibration_ari:.3f}) in {time.perf_counter() - started:.0f}s")
+    return groups
+
+
+def validation_groups(cfg, table: pd.DataFrame, log) -> np.ndarray:
+    """The group of every validation picture, in table order, found as on an eval set: the
+    pictures shuffled, grouped from their pixels alone, by a grouping learnt from other persons."""
+    order = np.random.default_rng(0).permutation(len(table))
+    groups = np.empty(len(table), np.int64)
+    groups[order] = find_persons(cfg, table.iloc[order], log, leave_out=table["person"].unique())
+    return groups
