@@ -25,9 +25,10 @@ device: str = "auto"             # "auto" (cuda when present), "cpu", "cuda", "c
 # ---- data -----------------------------------------------------------------------------------
 data_dir: str = "demo"           # the competition folder (train/ and eval/), or "demo"
 demo_persons: int = 400          # "demo": built-in drawn faces, made once into the cache folder
-demo_eval_persons: int = 100     # ($MASK18_CACHE, default ~/.cache/mask18)
-demo_image_size: tuple[int, int] = (128, 96)
-demo_seed: int = 0
+                                 # ($MASK18_CACHE, default ~/.cache/mask18); training persons
+demo_eval_persons: int = 100     # "demo": persons of its eval/ folder (with answers.csv)
+demo_image_size: tuple[int, int] = (128, 96)  # "demo": picture size (height, width)
+demo_seed: int = 0               # "demo": the seed its faces are drawn with
 age_thresholds: tuple[int, int] = (30, 60)  # training labels only: age >= t0 is 30-59, >= t1 is >=60
 folds: int = 5                   # persons split into this many person-grouped, stratified folds
 fold: int = 0                    # the fold held out for validation
@@ -53,8 +54,8 @@ augment_ops: list[dict[str, Any]] = []  # "custom": albumentations transforms by
 resize: Literal["stretch", "pad", "crop"] = "stretch"  # to image_size: stretch, letterbox-pad, or
                                  # scale the short side and centre-crop
 mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # normalisation, RGB in 0..1
-std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-batch_size: int = 32
+std: tuple[float, float, float] = (0.229, 0.224, 0.225)  # ... divided by this
+batch_size: int = 32             # pictures per training step (per process under torchrun)
 num_workers: int = -1            # DataLoader processes; -1 = auto: with a GPU one per CPU core but
                                  # one (up to 8), on the CPU none (the model needs the cores)
 persistent_workers: bool = True  # keep DataLoader processes between epochs
@@ -107,16 +108,17 @@ class_weights: str | dict[str, list[float]] = "none"  # "none", "inverse", "sqrt
                                  # training split's class counts), or per head {"age": [1, 1, 4]}
 focal_gamma: float = 2.0         # "focal": (1 - p)^gamma down-weights easy examples
 label_smoothing: float = 0.1     # "label_smoothing": share of the target spread over all classes
-head_weights: dict[Literal["mask", "gender", "age"], float] = {"mask": 1.0, "gender": 1.0, "age": 1.0}
+head_weights: dict[Literal["mask", "gender", "age"], float] = {"mask": 1.0, "gender": 1.0, "age": 1.0}  # each
+                                 # head's share of the loss (multihead and attribute trainers)
 sigmoid_heads: list[Literal["class", "mask", "gender", "age"]] = []  # one-vs-rest sigmoids, not softmax
 
 # ---- optimisation ---------------------------------------------------------------------------
-epochs: int = 12
-optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-lr: float = 2e-3
-weight_decay: float = 1e-4
+epochs: int = 12                 # passes over the training split (fewer with time_limit_minutes or patience)
+optimizer: Literal["adamw", "adam", "sgd"] = "adamw"  # torch.optim's (fused on a GPU)
+lr: float = 2e-3                 # the peak learning rate the schedule starts from (after warm-up)
+weight_decay: float = 1e-4       # decoupled for adamw; not applied to norms and biases
 momentum: float = 0.9            # sgd only
-scheduler: Literal["cosine", "step", "onecycle", "plateau", "none"] = "cosine"
+scheduler: Literal["cosine", "step", "onecycle", "plateau", "none"] = "cosine"  # how lr falls over the epochs
 scheduler_interval: Literal["step", "epoch"] = "step"  # advance the schedule every update or epoch
 warmup_epochs: float = 0.0       # linear warm-up (fractions of an epoch allowed); it ramps per update
                                  # under either interval; onecycle: its rising part (0 = 30% of training)
@@ -126,7 +128,7 @@ plateau_patience: int = 2        # "plateau": epochs without a better monitored 
 accumulate_steps: int = 1        # batches per optimizer update (effective batch = batch_size x this)
 clip_grad_norm: float = 0.0      # clip the gradient norm to this; 0 = off
 ema: bool = False                # keep an EMA of the weights; validate and keep best.pt on it
-ema_decay: float = 0.999
+ema_decay: float = 0.999         # the EMA's weight on its past per update
 ema_warmup: bool = True          # the decay grows as 1 - (1 + update)^(-2/3) up to ema_decay, so a short
                                  # run averages its recent weights, not its random start
 
@@ -138,7 +140,7 @@ time_limit_minutes: float = 0.0  # wall-time budget of the training (reading the
 # ---- checkpoints and early stopping ---------------------------------------------------------
 monitor: str = "auto"            # metrics.csv column that picks best.pt and drives early stopping;
                                  # "auto": val_f1, or val_f1_<task> for an "attribute" model
-monitor_mode: Literal["max", "min"] = "max"
+monitor_mode: Literal["max", "min"] = "max"  # "min" for a loss column such as val_loss
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
 checkpoint_every_steps: int = 0  # also write last.pt every N training steps inside an epoch; 0 = epoch ends only
 keep_last: int = 0               # also keep the last K epochs' checkpoints as epoch-NNN.pt; 0 = none
@@ -165,13 +167,13 @@ plots: bool = True               # PNGs in the run folder: curves.png every epoc
 gallery_size: int = 24           # most confidently wrong validation images in errors.png; 0 = none
 tensorboard: bool = False        # TensorBoard logs in <run>/tensorboard (pip install -e ".[tensorboard]")
 wandb: bool = False              # Weights & Biases logging (pip install -e ".[wandb]")
-wandb_project: str = "mask18"
+wandb_project: str = "mask18"    # the W&B project runs are logged to
 wandb_mode: Literal["offline", "online"] = "offline"  # offline: files in <run>/wandb, no network;
                                  # upload later with `wandb sync`
 
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last", "averaged"] = "best"  # "averaged": needs average_last
-inference_batch_size: int = 128
+inference_batch_size: int = 128  # pictures per step when predicting (validation, inference.py)
 tta: list[str] = []              # test-time views averaged with the plain one: "flip", "scale",
                                  # "shift", "brightness" (inference.py --tta overrides)
 person_vote: Literal["off", "vote", "assign"] = "off"  # find each person's pictures among the eval
