@@ -2,17 +2,15 @@
 
 Edit this file, or leave it alone and start from it:
     python train.py --config configs/my_experiment.py   # a file that sets only what differs
-    python train.py --set lr=3e-4 --set backbone=resnet34  # single knobs on the command line
+    python train.py --set lr=3e-4 backbone=resnet34     # single knobs on the command line
+    python train.py --print-config --diff               # what differs from this file
 The resolved configuration is validated at start-up (an unknown knob names the closest known
 one) and saved as config.json in the run folder and inside every checkpoint.
 Sizes are (height, width), as in the competition's 512x384 photos. The defaults are sized for
 the built-in demo data on a CPU (about two minutes); for the real data start from
 configs/competition.py or configs/best.py.
-On real faces (facebench, README "Presets"; python bench/presets.py config.py --seeds 42 7 1)
-these defaults score an eval 18-class macro F1 of 0.3604 +- 0.0110 under protocol P
-(mobilenetv3_small_100 from scratch, 112x112, 615 s on 2 CPU cores that fitted 3 epochs; a
-faster machine fitting 8 scored 0.4185) and 0.5071 under P2 (ImageNet-initialised mobilenet_v2
-from a local file, seed 42, on the faster machine).
+What these defaults score on real faces, beside the presets: docs/benchmarks.md. Every knob
+as a page: docs/configuration.md (python -m base.config_reference --write after a change here).
 """
 from typing import Any, Literal
 
@@ -179,9 +177,9 @@ tta: list[str] = []              # test-time views averaged with the plain one: 
 person_vote: Literal["off", "vote", "assign"] = "off"  # find each person's pictures among the eval
                                  # pictures (no labels needed) and decide gender and age per person;
                                  # "assign": and 5 worn / 1 incorrect / 1 none masks in each group of
-                                 # seven (inference.py --person-vote overrides; README "Person vote")
+                                 # seven (inference.py --person-vote overrides; docs/person-vote.md)
 person_vote_size: int = 7        # the most pictures one person has among the eval pictures (the
                                  # competition: 7); no group grows past it; 0 = no limit
 person_vote_guard: bool = True   # the vote first measures what it does to validation macro F1 and
-                                 # acts only as strongly as that evidence allows (README "Person vote");
+                                 # acts only as strongly as that evidence allows (docs/person-vote.md);
                                  # False: vote in full, unmeasured

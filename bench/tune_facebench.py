@@ -10,8 +10,8 @@ the hand-made preset, and score both on the facebench eval set.
    minutes would see one epoch and nothing could be pruned), until --trials or --timeout.
 2. `bench/presets.py configs/best.py <study>/best.py --seeds ...`: both retrained under protocol P
    (112x112, 615 s), predicted and scored; one row per preset, seed and TTA, and the spread table.
-Say a search "beat" the preset only when the difference exceeds the repeat-run spread (README,
-"Comparing runs").
+Say a search "beat" the preset only when the difference exceeds the repeat-run spread
+(docs/benchmarks.md, "The spread to beat").
 """
 from __future__ import annotations
 

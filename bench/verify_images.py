@@ -2,7 +2,7 @@
 training image of a demo set (files already in the OS cache, as right after a first read).
 
     python bench/verify_images.py                          # the default demo: 400 persons, 128x96
-    python bench/verify_images.py --persons 300 --size 512 384   # competition-sized pictures
+    python bench/verify_images.py --persons 300 --size 512,384   # competition-sized pictures
 
 For reference it also times a plain full-size cv2 decode of the same files on the same threads.
 """
@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from base.cli_types import size  # noqa: E402
 from data_loader import verify  # noqa: E402
 from data_loader.demo_data import demo_dir  # noqa: E402
 from data_loader.layout import read_train  # noqa: E402
@@ -32,7 +33,7 @@ def full_decode(file: str) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--persons", type=int, default=400)
-    ap.add_argument("--size", type=int, nargs=2, default=(128, 96), metavar=("H", "W"))
+    ap.add_argument("--size", type=size, default=(128, 96), metavar="H,W", help="picture size (default: 128,96)")
     args = ap.parse_args()
     root = demo_dir(args.persons, 100, tuple(args.size), 0)
     files = read_train(root)["file"].tolist()

@@ -2,7 +2,7 @@
 
 The recipe that scored best on real faces (facebench) under the benchmark's protocol P.
 
-Eval 18-class macro F1 on facebench (README "Presets" has the tables, the seed spread and what
+Eval 18-class macro F1 on facebench (docs/benchmarks.md has the tables, the seed spread and what
 each ingredient was measured to add):
     P  (timm mobilenetv3_small_100 from scratch, 112x112, 615 s on 2 CPU cores): 0.4158 +- 0.0322
        over seeds 42 / 7 / 1 (3-5 epochs fitted); the default config.py: 0.3604 +- 0.0110 on the

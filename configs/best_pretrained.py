@@ -7,9 +7,8 @@ fine-tuning (half the scratch lr and a short warm-up; not measured apart from th
 
 Eval 18-class macro F1 under the benchmark's protocol P2 (torchvision mobilenet_v2, ImageNet
 weights from a local file, 112x112, 615 s on 2 CPU cores): 0.5594 (seed 42; without its flip TTA
-0.5606), against 0.5071 for the default config.py, on a machine about twice as fast as the one
-of README's protocol-P re-run, before the fixes of this version; one seed, its spread not
-measured. From scratch (protocol P) use configs/best.py;
+0.5606), against 0.5071 for the default config.py on the same machine; one seed, its spread
+not measured (docs/benchmarks.md has the table). From scratch (protocol P) use configs/best.py;
 measured with: python bench/presets.py config.py configs/best_pretrained.py --protocol P2
 """
 name = "best_pretrained"

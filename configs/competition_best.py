@@ -4,7 +4,7 @@ The first command for the competition's 384x512 photos: configs/competition.py's
 schedule (efficientnet_b0, pretrained, 384x288, batch 64) with the recipe that scored best on real
 faces (configs/best_pretrained.py): mask/gender/age heads, 58- and 59-year-olds trained as >=60,
 label smoothing, sqrt_inverse class weights, EMA of the weights and flip TTA. The recipe's
-ingredients were measured on a CPU benchmark with a small model (README "Presets"); this
+ingredients were measured on a CPU benchmark with a small model (docs/benchmarks.md); this
 combination itself has not been measured on the competition data.
 
     python train.py --config configs/competition_best.py --set data_dir=/opt/ml/input/data
