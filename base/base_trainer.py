@@ -2,9 +2,12 @@
 
 It owns the loop, devices (and DDP under torchrun), mixed precision, accumulation, clipping,
 EMA, the optimizer and schedule, validation, checkpoints, resume, early stopping and
-metrics.csv. It reads its data through base/training_data.py, plans a time limit with
-base/time_budget.py, and callbacks (base/callbacks.py) watch it: logger/ registers the pictures,
-summary.json, TensorBoard and W&B. A subclass holds the science in a few hooks:
+metrics.csv. The class is the loop and its hooks; each piece lives beside it, in base/: the data
+(training_data.py), updates (update.py), the evaluation pass (evaluation.py), metrics.csv and the
+best epoch (epoch_metrics.py), checkpoints (trainer_state.py, checkpoint_files.py), the time limit
+(time_budget.py), weight averaging (weight_average.py); a new feature lands there too. Callbacks
+(callbacks.py) watch it: logger/ registers the pictures, summary.json, TensorBoard and W&B.
+A subclass holds the science in a few hooks:
 
     heads                         {head name: outputs}, e.g. {"class": 18}
     probabilities(outputs)        (N, 18) class probabilities, whatever the heads
@@ -17,7 +20,6 @@ ensembles never need to know about heads.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,24 +27,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from base import checkpoint, distributed, memory_layout, run_dir, weight_average
+from base import checkpoint_files, distributed, epoch_metrics, evaluation, memory_layout, run_dir, weight_average
 from base.atomic import write_csv
 from base.base_data_loader import BaseDataLoader
 from base.base_model import BaseModel
 from base.callbacks import Callbacks, build_callbacks
-from base.checkpointing import CheckpointMixin
 from base.config import Config
 from base.device import configure_cudnn, seed_everything, seed_process
 from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
-from base.optim import Schedule, build_optimizer
 from base.run_dir import setup_logging
 from base.time_budget import TimeBudget
-from base.training_data import build_loader, training_rows, unaugmented
-from base.update import Updater, amp_dtype
+from base.trainer_state import CheckpointMixin
+from base.training_data import build_loader, training_rows
+from base.update import amp_dtype, build_updater
 from data_loader.demo_data import default_cache_dir
 from data_loader.labels import encode
 from data_loader.mixing import BatchMixer
@@ -53,12 +53,6 @@ from model.backbone import create_backbone
 from model.heads import class_counts, head_specs, one_hot_targets
 from model.metric import validation_metrics
 from model.model import FaceClassifier
-from model.tta import build_views
-
-# Validation metrics score the official age groups; *_train_labels the configured age_thresholds.
-METRICS = ("epoch", "lr", "train_loss", "train_f1", "val_loss", "val_f1", "val_acc",
-           "val_f1_mask", "val_f1_gender", "val_f1_age", "val_f1_60plus", "val_f1_train_labels",
-           "val_f1_age_train_labels", "seconds")
 
 
 class BaseTrainer(CheckpointMixin):
@@ -67,10 +61,7 @@ class BaseTrainer(CheckpointMixin):
 
     def __init__(self, cfg: Config):
         self.cfg, self.run, self.updater = cfg, None, None
-        self.monitor = self.default_monitor if cfg.monitor == "auto" else cfg.monitor
-        if self.monitor not in METRICS[2:-1]:
-            raise UserError(f"config knob 'monitor': {cfg.monitor!r} is not a metric; use auto or one of "
-                            + ", ".join(METRICS[2:-1]))
+        self.monitor = epoch_metrics.monitored(cfg.monitor, self.default_monitor)
         self.specs = head_specs(cfg, self.heads)  # checks the head knobs now; fit() adds class weights
         self.mixer = BatchMixer(cfg.mix, cfg.mix_prob, cfg.mix_alpha, cfg.seed)
         self.device, self.world = distributed.join(cfg.device)  # torchrun: cuda:LOCAL_RANK
@@ -148,7 +139,7 @@ class BaseTrainer(CheckpointMixin):
             self.log = setup_logging(self.run if self.world.main else None, quiet=not self.world.main)
             train_loader, val_loader = self.loader(train_table, train=True), self.loader(val_table, train=False)
             self.val_table, self.steps_per_epoch = val_table, len(train_loader)
-            targets = torch.as_tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
+            targets = torch.tensor(train_table[["mask", "gender", "age_group"]].to_numpy())
             self.specs = head_specs(cfg, self.heads, class_counts(targets, self.heads))  # train split only
             self.build_updater()
             self.history, self.best, self.stale, self.progress, start = [], None, 0, None, 1
@@ -175,18 +166,8 @@ class BaseTrainer(CheckpointMixin):
 
     def build_updater(self) -> None:
         """Optimizer, schedule, AMP, EMA; the model DDP-wrapped and compiled for training."""
-        cfg = self.cfg
-        self.train_model = self.model
-        if self.world.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DistributedDataParallel(self.model, device_ids=ids)
-        if cfg.compile:
-            self.train_model = torch.compile(self.train_model)
-        updates = -(-self.steps_per_epoch // cfg.accumulate_steps)
-        optimizer = build_optimizer(self.model, cfg)
-        schedule = Schedule(optimizer, cfg, updates, cfg.monitor_mode)
-        self.updater = Updater(self.model, self.train_model, optimizer, schedule, cfg, self.device,
-                               self.steps_per_epoch)
+        self.updater = build_updater(self.model, self.cfg, self.device, self.world, self.steps_per_epoch)
+        self.train_model = self.updater.train_model  # base/update.py
 
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
         """Epochs `start`..epochs, until early stopping, the time limit or a callback's `stop()`;
@@ -238,38 +219,13 @@ class BaseTrainer(CheckpointMixin):
                 self.save_last(epoch - 1)
         progress.flush()
 
-    @torch.no_grad()
     def predict(self, loader: BaseDataLoader, desc: str = "predict",
                 tta: Sequence[str] = ()) -> tuple[np.ndarray, float]:
         """(N, 18) probabilities in table order (averaged over the `tta` views), and the mean
-        loss of the plain view where targets are known; under DDP gathered from every process."""
+        loss of the plain view where targets are known; under DDP gathered from every process.
+        The weights validated (the EMA's when it is on) once training has begun; base/evaluation.py."""
         model = self.updater.eval_model if self.updater else self.model
-        distributed.sync_buffers(model, self.world)  # every process scores rank 0's model, the one saved
-        model.eval()
-        views = build_views(tta, self.cfg.mean, self.cfg.std)
-        probs, total, count = [], 0.0, 0
-        dtype = amp_dtype(self.cfg.amp, self.device)  # validation and inference follow `amp` too
-        autocast = torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
-        bar = tqdm(total=len(loader.sampler), desc=desc, unit="img", leave=False, dynamic_ncols=True,
-                   disable=None if self.world.main else True)
-        for images, targets in loader:
-            images = self.to_device(images)
-            batch = []
-            for view in views:
-                with autocast:
-                    outputs = {k: v.float() for k, v in model(view(images)).items()}
-                batch.append(self.probabilities(outputs))
-                if targets[0, 0] >= 0 and len(batch) == 1:  # the loss of the plain view, summed on the device
-                    soft = one_hot_targets(targets.to(self.device), self.heads)
-                    total = total + self.loss(outputs, soft).double() * len(images)
-                    count += len(images)
-            probs.append(torch.stack(batch).mean(0).cpu())
-            bar.update(len(images))
-        bar.close()
-        total = float(total)  # one read, not one per batch
-        probs = distributed.gather_ordered(torch.cat(probs).numpy(), len(loader.dataset), self.world)
-        total, count = map(sum, zip(*distributed.gather((total, count), self.world), strict=True))
-        return probs, (total / count if count else math.nan)
+        return evaluation.predict(self, model, loader, desc, tta)
 
     def validate(self, loader: BaseDataLoader) -> dict[str, float]:
         probs, loss = self.predict(loader, desc="validate")
@@ -280,7 +236,7 @@ class BaseTrainer(CheckpointMixin):
         """Record the epoch: metrics.csv first, then best.pt and last.pt (so a resume never repeats rows)."""
         cfg = self.cfg
         value = row[self.monitor]
-        improved = self.best is None or (value > self.best if cfg.monitor_mode == "max" else value < self.best)
+        improved = epoch_metrics.improves(value, self.best, cfg.monitor_mode)
         self.best, self.stale = (value, 0) if improved else (self.best, self.stale + 1)
         self.history.append(row)
         self.progress = None
@@ -289,17 +245,15 @@ class BaseTrainer(CheckpointMixin):
         replanned = self.budget and self.budget.fit_schedule(self.updater.schedule, row["epoch"], cfg.epochs,
                                                              self.world)
         if self.world.main:
-            write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(METRICS)))
+            write_csv(self.run / "metrics.csv", pd.DataFrame(self.history, columns=list(epoch_metrics.METRICS)))
             if improved:
-                checkpoint.save(self.run / "best.pt", self.state(row["epoch"], full=False))
+                checkpoint_files.save(self.run / "best.pt", self.state(row["epoch"], full=False))
         self.save_last(row["epoch"])
         if self.world.main:
-            checkpoint.keep_last(self.run, row["epoch"], max(cfg.keep_last, cfg.average_last))
+            checkpoint_files.keep_last(self.run, row["epoch"], max(cfg.keep_last, cfg.average_last))
         distributed.barrier(self.world)  # no process runs ahead of rank 0's files
         self.log.info(f"epoch {row['epoch']}/{cfg.epochs}  train_loss {row['train_loss']:.4f}  "
-                      f"val_loss {row['val_loss']:.4f}  val_f1 {row['val_f1']:.4f}  "
-                      f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f})  "
-                      f"{row['seconds']:.0f}s" + ("  *best" if improved else ""))
+                      f"{epoch_metrics.scores(row)}  {row['seconds']:.0f}s" + ("  *best" if improved else ""))
         if replanned:
             self.log.info(replanned)
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
@@ -309,27 +263,7 @@ class BaseTrainer(CheckpointMixin):
     def average_last_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader) -> dict | None:
         """averaged.pt: the mean of the last `average_last` epochs' validated weights, batch norm
         measured anew, validated (averaged.csv); base/weight_average.py."""
-        mean = weight_average.mean_of_last(self.run, len(self.history), self.cfg.average_last) if self.world.main \
-            else None
-        averaged = distributed.broadcast(mean, self.world)
-        if averaged is None:
-            return None
-        kept, weights = averaged  # rank 0 read the files; every process ends with the same weights
-        model = self.updater.eval_model
-        model.load_state_dict(weights)
-        batches = (self.to_device(images) for images, _ in unaugmented(self.cfg, train_loader, self.device))
-        weight_average.recompute_batchnorm(model, batches)
-        epochs = f"{kept[0]}-{kept[-1]}" if len(kept) > 1 else str(kept[0])
-        row = {"epochs": epochs, **self.validate(val_loader)}
-        if self.world.main:
-            state = {**self.state(kept[-1], full=False), "averaged_epochs": kept}
-            checkpoint.save(self.run / "averaged.pt", state)
-            write_csv(self.run / "averaged.csv", pd.DataFrame([row]))
-        self.log.info(f"averaged epochs {epochs}: val_loss {row['val_loss']:.4f} val_f1 {row['val_f1']:.4f} "
-                      f"(mask {row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age "
-                      f"{row['val_f1_age']:.3f}); saved averaged.pt (inference.py --checkpoint averaged)")
-        distributed.barrier(self.world)
-        return row
+        return weight_average.average_last(self, train_loader, val_loader)
 
     def stop(self, reason: str) -> None:
         """Finish the epoch that is ending and start no other; fit() then ends as usual (best
@@ -342,11 +276,8 @@ class BaseTrainer(CheckpointMixin):
         process takes part (DDP gathers each one's progress), rank 0 writes."""
         state = self.state(epoch, full=True)
         if self.world.main:
-            checkpoint.save(self.run / "last.pt", state)
+            checkpoint_files.save(self.run / "last.pt", state)
 
     def best_row(self) -> dict:
-        key = self.monitor
-        pick = max if self.cfg.monitor_mode == "max" else min
-        if not self.history:
-            return {key: math.nan, "epoch": 0, "val_f1": math.nan}
-        return pick(self.history, key=lambda r: r[key])
+        """The metrics row of the best epoch by the monitored metric (NaNs before any epoch)."""
+        return epoch_metrics.best_row(self.history, self.monitor, self.cfg.monitor_mode)

@@ -9,6 +9,9 @@
   a resumed run continues it) follow every update. An update whose fp16 gradients overflowed
   is skipped by GradScaler; then the schedule and the EMA skip it too, so neither counts a
   step that did not happen.
+
+`build_updater` makes all of it for a model, with the model as training calls it: DDP-wrapped
+under torchrun, compiled when `compile` is on.
 """
 from __future__ import annotations
 
@@ -17,9 +20,11 @@ from contextlib import nullcontext
 import torch
 from timm.utils import ModelEmaV3
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
+from base.distributed import World
 from base.errors import UserError
-from base.optim import Schedule
+from base.optim import Schedule, build_optimizer
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -143,3 +148,18 @@ class Updater:
     def eval_model(self) -> nn.Module:
         """The weights to validate and to keep as best: the EMA's when it is on."""
         return self.ema.module if self.ema is not None else self.model
+
+
+def build_updater(model: nn.Module, cfg, device: torch.device, world: World, steps_per_epoch: int) -> Updater:
+    """Optimizer, schedule (counted in updates of `accumulate_steps` batches), AMP and EMA of
+    `model`; the Updater's train_model is `model` DDP-wrapped under torchrun and compiled when
+    `compile` is on."""
+    train_model = model
+    if world.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        train_model = DistributedDataParallel(model, device_ids=ids)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+    optimizer = build_optimizer(model, cfg)
+    schedule = Schedule(optimizer, cfg, -(-steps_per_epoch // cfg.accumulate_steps), cfg.monitor_mode)
+    return Updater(model, train_model, optimizer, schedule, cfg, device, steps_per_epoch)

@@ -21,7 +21,7 @@ import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
 import train  # noqa: E402
-from base import checkpoint, distributed  # noqa: E402
+from base import checkpoint_files, distributed  # noqa: E402
 from base.base_trainer import BaseTrainer  # noqa: E402
 from data_loader import image_cache  # noqa: E402
 
@@ -65,7 +65,7 @@ average = [*args, "--set", "epochs=2", "--set", "average_last=2", "--set", "cach
            "--set", f"cache_dir='{out / 'cache'}'", "--set", "name='average'"]
 train.main(average)
 if rank == 1:
-    checkpoint.load = blind
+    checkpoint_files.load = blind
 train.main(["--resume", "auto", *average, "--set", "epochs=3"])
 shutdown()
 record("done", str(dist.is_initialized()))

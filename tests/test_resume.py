@@ -13,7 +13,7 @@ import torch
 from processes import kill_9_when
 
 import train
-from base import checkpoint, run_dir
+from base import checkpoint_files, run_dir
 from base.atomic import atomic_path, write_text
 from base.errors import UserError
 
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import runpy, sys, time
 from pathlib import Path
-from base import checkpoint
-save, ready = checkpoint.save, Path(sys.argv.pop(1))
+from base import checkpoint_files
+save, ready = checkpoint_files.save, Path(sys.argv.pop(1))
 def save_then_wait(path, state):
     save(path, state)
     if Path(path).name == "last.pt" and state["epoch"] == 1 and state.get("step") == 3:
@@ -35,7 +35,7 @@ def save_then_wait(path, state):
         ready.with_suffix(".tmp").rename(ready)  # whole: the test reads it as soon as it exists
         while True:
             time.sleep(1)
-checkpoint.save = save_then_wait
+checkpoint_files.save = save_then_wait
 sys.argv[0] = "train.py"
 runpy.run_path("train.py", run_name="__main__")
 """
@@ -84,17 +84,17 @@ def test_sigkill_inside_an_epoch_then_resume_matches_an_uninterrupted_run(tiny_o
 def test_a_crash_between_metrics_csv_and_last_pt_redoes_the_epoch_once(tiny_overrides, tmp_path, monkeypatch):
     sets = _sets(tiny_overrides, "epochs=2", "keep_last=1", "device='cpu'")
     train.main([*sets, "--set", "name='straight'"])
-    save = checkpoint.save
+    save = checkpoint_files.save
 
     def crash_before_last_pt_of_epoch_2(path, state):
         if Path(path).name == "last.pt" and state["epoch"] == 2:
             raise KeyboardInterrupt  # metrics.csv and best.pt of epoch 2 are written, last.pt is not
         save(path, state)
 
-    monkeypatch.setattr(checkpoint, "save", crash_before_last_pt_of_epoch_2)
+    monkeypatch.setattr(checkpoint_files, "save", crash_before_last_pt_of_epoch_2)
     with pytest.raises(SystemExit):
         train.main([*sets, "--set", "name='stopped'"])
-    monkeypatch.setattr(checkpoint, "save", save)
+    monkeypatch.setattr(checkpoint_files, "save", save)
     stopped = next((tmp_path / "runs").glob("stopped-*"))
     assert len(pd.read_csv(stopped / "metrics.csv")) == 2 and "continue with" in (stopped / "train.log").read_text()
     train.main(["--resume", str(stopped)])
@@ -116,7 +116,7 @@ def test_a_new_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tiny_
 def test_keep_last_keeps_the_newest_epoch_checkpoints(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"x")
     for epoch in (8, 9, 10):
-        checkpoint.keep_last(tmp_path, epoch, 2)
+        checkpoint_files.keep_last(tmp_path, epoch, 2)
     assert sorted(p.name for p in tmp_path.glob("epoch-*.pt")) == ["epoch-009.pt", "epoch-010.pt"]
 
 
@@ -157,7 +157,7 @@ def test_a_checkpoint_carrying_code_is_refused_without_running_it(tmp_path):
 
     torch.save({"model": Payload()}, tmp_path / "evil.pt")
     with pytest.raises(UserError, match="refused, it holds more than weights"):
-        checkpoint.load(tmp_path / "evil.pt")
+        checkpoint_files.load(tmp_path / "evil.pt")
     assert not marker.exists()
 
 

@@ -9,7 +9,7 @@ from fake_clock import fake_laps
 
 import inference
 import train
-from base import checkpoint, memory_layout
+from base import checkpoint_files, memory_layout
 from base import config as config_lib
 from data_loader.demo_data import default_cache_dir
 from trainer import get_trainer
@@ -35,27 +35,27 @@ class FakeCuda:
 
 
 def test_a_checkpoint_from_8_gpus_resumes_on_a_machine_that_sees_1(monkeypatch):
-    cpu = checkpoint.rng_state()
+    cpu = checkpoint_files.rng_state()
     cuda = FakeCuda(monkeypatch, count=1)
     eight = {**cpu, "cuda": [torch.tensor([i], dtype=torch.uint8) for i in range(8)]}  # as saved before: all GPUs
-    assert checkpoint.set_rng_state(eight) is None  # no IndexError: the current device's own state
+    assert checkpoint_files.set_rng_state(eight) is None  # no IndexError: the current device's own state
     assert cuda.restored == [(0, 0)]
 
 
 def test_a_process_on_a_gpu_the_checkpoint_has_no_state_for_goes_on_with_a_note(monkeypatch):
-    cpu = checkpoint.rng_state()
+    cpu = checkpoint_files.rng_state()
     FakeCuda(monkeypatch, count=4, current=3)
     two = {**cpu, "cuda": [torch.tensor([i], dtype=torch.uint8) for i in range(2)]}
-    note = checkpoint.set_rng_state(two)
+    note = checkpoint_files.set_rng_state(two)
     assert "2 GPU(s), none for cuda:3" in note
 
 
 def test_each_process_saves_and_restores_its_own_gpu_state_only(monkeypatch):
     cuda = FakeCuda(monkeypatch, count=8, current=5)
-    state = checkpoint.rng_state()
+    state = checkpoint_files.rng_state()
     assert "cuda" not in state and int(state["cuda_device"][0]) == 105  # not all eight
     cuda.current = 0  # resumed on another GPU, or with fewer visible
-    assert checkpoint.set_rng_state(state) is None and cuda.restored == [(105, 0)]
+    assert checkpoint_files.set_rng_state(state) is None and cuda.restored == [(105, 0)]
 
 
 def test_cuda_n_becomes_the_current_device(monkeypatch):
@@ -124,10 +124,10 @@ def test_a_resumed_run_keeps_its_memory_layout_whatever_the_timing_cache_says(ti
     cache.write_text(json.dumps({key: {"channels_last": 1.0, "contiguous": 2.0}}))  # this machine: NHWC
     train.main(_sets(tiny_overrides))
     (run,) = (tmp_path / "runs").iterdir()
-    assert checkpoint.load(run / "last.pt")["channels_last"] is True
+    assert checkpoint_files.load(run / "last.pt")["channels_last"] is True
     cache.write_text(json.dumps({key: {"channels_last": 2.0, "contiguous": 1.0}}))  # another machine: NCHW
     train.main(["--resume", str(run), "--set", "epochs=2"])
-    assert checkpoint.load(run / "last.pt")["channels_last"] is True
+    assert checkpoint_files.load(run / "last.pt")["channels_last"] is True
     assert "kept from last.pt" in (run / "train.log").read_text()
 
 

@@ -13,7 +13,7 @@ import torch
 
 import inference
 import train
-from base import checkpoint
+from base import checkpoint_files
 from base.base_data_loader import default_workers
 from data_loader import image_cache
 
@@ -62,7 +62,7 @@ def test_rank_0_alone_reads_checkpoints_on_resume(torchrun_runs):
     run = runs["average"]
     assert pd.read_csv(run / "metrics.csv")["epoch"].tolist() == [1, 2, 3]
     assert "resumed from" in (run / "train.log").read_text()  # and rank 1 never read a checkpoint
-    rng = checkpoint.load(run / "last.pt")["rng"]
+    rng = checkpoint_files.load(run / "last.pt")["rng"]
     assert isinstance(rng, list) and len(rng) == 2 and not torch.equal(rng[0]["torch"], rng[1]["torch"])
 
 

@@ -9,7 +9,7 @@ import torch
 
 import inference
 import train
-from base import checkpoint, weight_average
+from base import checkpoint_files, weight_average
 from base.config import load
 from base.distributed import World
 from base.errors import UserError
@@ -105,11 +105,11 @@ def test_sampler_share_shortens_the_training_epoch(tiny_cfg):
 def test_average_last_saves_the_validated_mean_of_the_last_epochs(tiny_overrides, tmp_path):
     train.main(_sets(tiny_overrides + ["epochs=3", "average_last=2", "ema=True"]))
     (run,) = (tmp_path / "runs").iterdir()
-    kept = checkpoint.epoch_files(run)
+    kept = checkpoint_files.epoch_files(run)
     assert [e for e, _ in kept] == [2, 3]  # average_last keeps the epochs it averages
-    averaged = checkpoint.load(run / "averaged.pt")
+    averaged = checkpoint_files.load(run / "averaged.pt")
     assert averaged["averaged_epochs"] == [2, 3]
-    states = [weight_average.validated_weights(checkpoint.load(p)) for _, p in kept]  # the EMA's weights
+    states = [weight_average.validated_weights(checkpoint_files.load(p)) for _, p in kept]  # the EMA's weights
     for key, value in averaged["model"].items():
         if "running_" in key or "num_batches" in key:
             continue  # batch norm is measured anew

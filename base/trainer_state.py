@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from base import checkpoint
+from base import checkpoint_files
 from base.device import seed_process
 from base.distributed import gather
 from base.epoch_progress import EpochProgress
@@ -32,7 +32,7 @@ class CheckpointMixin:
             progress = self.progress.state_dict() if self.progress else None
             per_process = (lambda value: gather(value, self.world)) if self.world.enabled else (lambda value: value)
             state.update({name: part.state_dict() for name, part in self.updater.resumable().items()})
-            state.update(best=self.best, stale=self.stale, rng=per_process(checkpoint.rng_state()),
+            state.update(best=self.best, stale=self.stale, rng=per_process(checkpoint_files.rng_state()),
                          step=self.progress.step if self.progress else 0, progress=per_process(progress),
                          channels_last=self.memory_format == torch.channels_last)
         return state
@@ -48,7 +48,7 @@ class CheckpointMixin:
     def load_weights(self, path: Path, for_inference: bool = False, state: dict | None = None) -> dict:
         """Load a checkpoint's weights (for inference: the EMA's where last.pt has them); refuse
         one made for other heads or another backbone. `state`: its contents, already read."""
-        state = self.checked(path, checkpoint.load(path) if state is None else state)
+        state = self.checked(path, checkpoint_files.load(path) if state is None else state)
         weights = validated_weights(state) if for_inference else state["model"]
         try:
             self.model.load_state_dict(weights)
@@ -64,7 +64,7 @@ class CheckpointMixin:
         path = run / "last.pt"
         if not path.exists():
             return None
-        state = self.checked(path, checkpoint.load(path))
+        state = self.checked(path, checkpoint_files.load(path))
         history = []
         if (run / "metrics.csv").exists():  # rows written after this checkpoint are redone
             rows = pd.read_csv(run / "metrics.csv")
@@ -103,7 +103,7 @@ class CheckpointMixin:
         rng = self.own(state["rng"], path, "random states")
         if rng is None:  # a process the run did not have: streams of its own, as at a fresh start
             seed_process(self.cfg.seed + state["epoch"], self.world.rank)
-        elif note := checkpoint.set_rng_state(rng):
+        elif note := checkpoint_files.set_rng_state(rng):
             self.log.info(f"{note}; the run is not bit-exact from here")
         progress = state.get("progress")  # one per process of a DDP run, or a single process's own
         progress = progress if isinstance(progress, list) else [progress]

@@ -56,7 +56,7 @@ def load(path: Path) -> dict:
 def rng_state() -> dict:
     """Every random stream the next step of this process depends on, as tensors and plain values:
     on CUDA the current device's only (a process trains on one GPU; under DDP each process's
-    state is gathered into the checkpoint, see base/checkpointing.py)."""
+    state is gathered into the checkpoint, see base/trainer_state.py)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
