@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
-    from presets import built_facebench
+    from facebench import built_facebench
 
     if args.out.exists():
         raise UserError(f"--out {args.out} exists; give a new folder")

@@ -22,31 +22,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import Limited, pure_compute  # noqa: E402
+
 from base import config as config_lib  # noqa: E402
 from base.base_data_loader import default_workers  # noqa: E402
 from base.epoch_progress import EpochProgress  # noqa: E402
-from model.heads import one_hot_targets  # noqa: E402
 from trainer import get_trainer  # noqa: E402
-
-
-def pure_compute(trainer, batches: int) -> float:
-    """Seconds per sample of training steps on one pre-made batch."""
-    cfg = trainer.cfg
-    images = torch.randn(cfg.batch_size, 3, *cfg.image_size).to(trainer.device, memory_format=trainer.memory_format)
-    targets = torch.zeros(cfg.batch_size, 3, dtype=torch.int64, device=trainer.device)
-    soft = one_hot_targets(targets, trainer.heads)
-    trainer.train_model.train()
-    for i in range(batches + 3):
-        if i == 3:  # warmed up
-            if trainer.device.type == "cuda":
-                torch.cuda.synchronize(trainer.device)
-            started = time.perf_counter()
-        with trainer.updater.autocast():
-            loss = trainer.loss(trainer.train_model(images), soft)
-        trainer.updater.backward(loss, 0)
-    if trainer.device.type == "cuda":  # the clock reads when the GPU is done, not when it was asked
-        torch.cuda.synchronize(trainer.device)
-    return (time.perf_counter() - started) / (batches * cfg.batch_size)
 
 
 def loader_only(loader, batches: int) -> float:
@@ -66,27 +47,11 @@ def epoch(trainer, loader, batches: int) -> tuple[float, int]:
     """(seconds, samples) of BaseTrainer.train_epoch over the first `batches` batches of epoch 2."""
     trainer.steps_per_epoch = len(loader)
     loader.set_epoch(2)
-    limited = _Limited(loader, batches)
+    limited = Limited(loader, batches)
     progress = EpochProgress(2, lr=0.0)
     started = time.perf_counter()
     trainer.train_epoch(limited, progress)
     return time.perf_counter() - started, progress.count
-
-
-class _Limited:
-    """The first `batches` batches of a loader, looking like the loader to train_epoch."""
-
-    def __init__(self, loader, batches: int):
-        self.loader, self.batches = loader, batches
-
-    def __iter__(self):
-        for i, batch in enumerate(self.loader):
-            if i >= self.batches:
-                return
-            yield batch
-
-    def __len__(self) -> int:
-        return min(self.batches, len(self.loader))
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def main() -> None:
     overrides = ["seed=42", "fold=0", "folds=5"]
     if args.facebench:
         sys.path.insert(0, str(ROOT / "bench"))
-        from presets import built_facebench
+        from facebench import built_facebench
 
         overrides.append(f"data_dir={str(built_facebench(Path(args.facebench)))!r}")
     elif args.data:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,33 +40,15 @@ from sklearn.metrics import f1_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facebench import built_facebench  # noqa: E402
+
 from base.errors import UserError, exit_on_user_error  # noqa: E402
-from data_loader.demo_data import default_cache_dir  # noqa: E402
 
 P = {"backbone": "mobilenetv3_small_100", "pretrained": "False", "weights_file": "''", "image_size": "112,112",
      "time_limit_minutes": "10.25"}
 WEIGHTS = "mobilenet_v2-b0353104.pth"
 COLUMNS = ["preset", "seed", "TTA", "eval F1 (18)", "mask", "gender", "age", ">=60", "val F1", "epochs", "wall time",
            "images/s"]
-
-
-def built_facebench(folder: Path) -> Path:
-    """A built facebench layout: `folder` itself, or the cached build of the builder in it."""
-    if (folder / "eval" / "answers.csv").exists():
-        return folder
-    if not (folder / "build.py").exists():
-        raise UserError(f"{folder}: neither a facebench build (eval/answers.csv) nor the facebench folder with "
-                        "build.py; pass --facebench DIR")
-    out = default_cache_dir() / "facebench"
-    if not (out / "eval" / "answers.csv").exists():
-        partial = out.with_name("facebench.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        print(f"building facebench into {out} (about 90 s, once)", flush=True)
-        if subprocess.run([sys.executable, str(folder / "build.py"), "--out", str(partial)]).returncode:
-            raise UserError(f"{folder / 'build.py'} failed (its message is above); nothing was kept")
-        shutil.rmtree(out, ignore_errors=True)
-        partial.rename(out)
-    return out
 
 
 def mobilenet_v2_weights(given: str | None) -> Path:

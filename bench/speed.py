@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from input_pipeline import _Limited, pure_compute  # noqa: E402
+from timing import Limited, pure_compute  # noqa: E402
 
 from base import config as config_lib  # noqa: E402
 from base.epoch_progress import EpochProgress  # noqa: E402
@@ -99,7 +99,7 @@ def mask18_round(trainer, loader, start: int, batches: int) -> tuple[float, int]
     loader.set_epoch(1, start)
     progress = EpochProgress(1, lr=0.0)
     started = time.perf_counter()
-    trainer.train_epoch(_Limited(loader, batches), progress)
+    trainer.train_epoch(Limited(loader, batches), progress)
     return time.perf_counter() - started, progress.count
 
 

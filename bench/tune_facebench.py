@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from base.errors import UserError, exit_on_user_error  # noqa: E402
-from bench.presets import built_facebench  # noqa: E402
+from bench.facebench import built_facebench  # noqa: E402
 
 
 @exit_on_user_error

@@ -306,7 +306,8 @@ INFERENCE_ARG_CASES = {
                             ["--out", "cannot make its folder"]),
     "--answers missing": (lambda run: ["--run", str(run), "--answers", "{out}/answers.csv"],
                           ["--answers", "answers.csv not found"]),
-    "--batch-size 0": (lambda run: ["--run", str(run), "--batch-size", "0"], ["--batch-size", "'0' must be a whole number, 1 or more"]),
+    "--batch-size 0": (lambda run: ["--run", str(run), "--batch-size", "0"],
+                       ["--batch-size", "'0' must be a whole number"]),
     "--checkpoint given a file name": (lambda run: ["--run", str(run), "--checkpoint", "best.pt"],
                                        ["--checkpoint: invalid choice: 'best.pt'", "--help"]),
 }

@@ -1,4 +1,5 @@
-"""The layer rule: every import points down the layer order, and no modules import each other.
+"""The layer rule: every import points down the layer order, no modules import each other, and
+nothing imports a script.
 
 Layers, top to bottom (a module's layer is its top folder or file):
 
@@ -14,14 +15,22 @@ Layers, top to bottom (a module's layer is its top folder or file):
 
 A module may import its own layer and the layers below it, never one above, and no two modules
 may import each other, directly or round a longer circle. The foundation (base/errors.py,
-base/atomic.py, base/registry.py, base/base_model.py) may be imported from any layer because it
-imports nothing of the project outside itself; only such modules may join it.
+base/atomic.py, base/registry.py, base/base_model.py, base/cli_types.py) may be imported from any
+layer because it imports nothing of the project outside itself; only such modules may join it.
+
+No module imports a script: train.py, inference.py, tune.py or a bench/ file that runs (one with
+an `if __name__ == "__main__":` block), not even another script. Scripts stay thin; what one needs
+of another lives below them (tuning/ is tune.py's machinery, a package, not a script; a bench/
+file without that block, such as bench/facebench.py, is a helper the benchmarks share).
+And base/base_trainer.py stays within BASE_TRAINER_LINES lines: a new feature lands beside
+BaseTrainer, in a base/ module of its own.
 
 Imports inside functions count (ast.walk), `from a.b import c` is the module a.b.c when that file
 exists and a.b otherwise, and a package whose __init__.py imports every module of its folder
 (pkgutil.iter_modules) imports each of them. Pure ast: nothing of the project is imported.
 
-    python tests/test_layers.py [ROOT]      prints every violation; exit status 1 if there is one
+    python tests/test_layers.py [ROOT]      prints every violation of the import rules; exit status 1
+                                            if there is one
 """
 from __future__ import annotations
 
@@ -42,6 +51,8 @@ LAYERS = (  # top to bottom: (layer, the top-level folders and files in it)
     ("settings", ("config", "configs")),
 )
 FOUNDATION = frozenset({"base.errors", "base.atomic", "base.registry", "base.base_model", "base.cli_types"})
+SCRIPTS = frozenset({"train", "inference", "tune", "bench"})  # top-level files and folders run, never imported
+BASE_TRAINER_LINES = 300
 NOT_MODULES = frozenset({"tests", "build", "dist", "runs", "shared"})  # top-level folders of no project code
 RANK = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
 
@@ -127,6 +138,20 @@ def _layer(name: str) -> str:
     return LAYERS[RANK[name.split(".")[0]]][0]
 
 
+def is_script(name: str, path: Path) -> bool:
+    """train.py, inference.py, tune.py, and a bench/ file that runs (has a __main__ block)."""
+    top = name.split(".")[0]
+    return top in SCRIPTS and (top != "bench" or '__name__ == "__main__"' in path.read_text(encoding="utf-8"))
+
+
+def script_imports(root: Path = ROOT) -> list[str]:
+    """One line per import of a script, naming both files."""
+    modules, graph = import_graph(root)
+    return [f"{_where(modules, name, root)} imports {_where(modules, target, root)}: nothing imports a script; "
+            "what it needs of one belongs below the scripts (or in a bench/ helper without a __main__ block)"
+            for name in sorted(graph) for target in sorted(graph[name]) if is_script(target, modules[target])]
+
+
 def cycles(root: Path = ROOT) -> list[str]:
     """One line per circle of imports (per strongly connected group of modules): the files round it."""
     modules, graph = import_graph(root)
@@ -206,7 +231,20 @@ def test_no_modules_import_each_other():
     assert not found, "import circles:\n" + "\n".join(found)
 
 
-def test_the_check_sees_an_upward_import_a_circle_and_a_discovered_module(tmp_path):
+def test_nothing_imports_a_script():
+    found = script_imports()
+    assert not found, "imports of a script:\n" + "\n".join(found)
+
+
+def test_base_trainer_stays_small():
+    lines = len((ROOT / "base" / "base_trainer.py").read_text(encoding="utf-8").splitlines())
+    assert lines <= BASE_TRAINER_LINES, (
+        f"base/base_trainer.py has {lines} lines, more than {BASE_TRAINER_LINES}: a new feature lands beside "
+        "BaseTrainer, not in it. Put it in a base/ module of its own, named for it (as base/evaluation.py, "
+        "base/epoch_metrics.py, base/weight_average.py), and keep only its hook or call in the class.")
+
+
+def test_the_check_sees_an_upward_import_a_circle_a_discovered_module_and_an_imported_script(tmp_path):
     files = {
         "base/__init__.py": "",
         "base/errors.py": "",
@@ -216,6 +254,13 @@ def test_the_check_sees_an_upward_import_a_circle_and_a_discovered_module(tmp_pa
         "model/__init__.py": "",
         "model/a.py": "from model import b\n",
         "model/b.py": "import model.a\n",
+        "train.py": "",
+        "tune.py": "import train\nfrom tuning import space\n",  # a script imports its machinery, not a script
+        "tuning/__init__.py": "",
+        "tuning/space.py": "",
+        "bench/variants.py": "def compare():\n    pass\n",  # a helper: no __main__ block
+        "bench/presets.py": "if __name__ == \"__main__\":\n    pass\n",
+        "bench/compare.py": "from variants import compare\nfrom presets import run\n",  # bench/ is on sys.path
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -223,10 +268,12 @@ def test_the_check_sees_an_upward_import_a_circle_and_a_discovered_module(tmp_pa
     assert layer_violations(tmp_path) == ["base/engine.py imports trainer/__init__.py: layer trainer is above base"]
     assert [line.split("  (")[0] for line in cycles(tmp_path)] == [
         "model/a.py -> model/b.py -> model/a.py", "trainer/__init__.py -> trainer/mine.py -> trainer/__init__.py"]
+    assert [line.split(":")[0] for line in script_imports(tmp_path)] == [
+        "bench/compare.py imports bench/presets.py", "tune.py imports train.py"]
 
 
 if __name__ == "__main__":
     root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT
-    lines = layer_violations(root) + [f"circle: {c}" for c in cycles(root)]
-    print("\n".join(lines) if lines else "every import points down; no circles")
+    lines = layer_violations(root) + [f"circle: {c}" for c in cycles(root)] + script_imports(root)
+    print("\n".join(lines) if lines else "every import points down; no circles; no script imported")
     sys.exit(1 if lines else 0)
