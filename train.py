@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from base import cli_knobs
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> dict:
     for view in cfg.tta:
         VIEWS.get(view)
     if args.dry_run:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise UserError("--dry-run tries one batch in one process; run it without torchrun "
+                            "(python train.py --dry-run ...), then start the real run under torchrun")
         return dry_run(cfg, resumed=run)
     result = build(cfg).fit(run, resume=run is not None)
     # Under torchrun: leave the process group, after a normal end only; a process that failed
