@@ -66,9 +66,10 @@ cache_size: tuple[int, int] = (0, 0)  # size the cache keeps (height, width); (0
 cache_dir: str = ""              # where disk caches live; "" = $MASK18_CACHE/images
 sampler: Literal["random", "weighted"] = "random"  # weighted: draw rare classes as often as common ones
 sampler_target: Literal["class", "mask", "gender", "age"] = "class"  # whose inverse frequency weighs
-sampler_share: float = 1.0       # share of the training pictures an epoch draws (a new draw every
-                                 # epoch): 0.25 = four times shorter, more frequent epochs (set epochs,
-                                 # warm-up and patience in these shorter epochs)
+sampler_share: float = 1.0       # share of the training pictures an epoch draws: 0.25 = four times
+                                 # shorter, more frequent epochs that together see every picture once
+                                 # ("random"; "weighted" draws anew each epoch); set epochs, warm-up and
+                                 # patience in these shorter epochs
 drop_ages: list[tuple[int, int]] = []  # leave persons of these ages (inclusive bands) out of training,
                                  # never out of validation, e.g. [(26, 29), (59, 59)]: the ambiguous
                                  # ages at the group boundaries

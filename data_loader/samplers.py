@@ -17,8 +17,10 @@ from torch.utils.data import Sampler
 class EpochSampler(Sampler):
     """Shuffled (or, with `weights`, drawn with replacement in proportion to them) indices of
     `size` samples, each paired with an augmentation seed. With `share` below 1 an epoch draws
-    only that share of them, a new draw every epoch (without replacement, or in proportion to
-    the weights): shorter, more frequent epochs that still see every sample over a few.
+    only that share of them: shorter, more frequent epochs. Without weights the epochs walk one
+    permutation in chunks, so every ceil(1 / share) epochs (a pass) see every sample (a chunk
+    that runs past the permutation's end continues into the next pass's); with weights each
+    epoch draws anew in proportion to them.
 
     Under DDP every rank makes the same draw (same seed, same weights) and takes its own
     positions of it: `num_replicas` / `rank` shard one epoch's draw between processes; every rank sees
@@ -41,8 +43,10 @@ class EpochSampler(Sampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        if self.weights is None:
-            order = torch.randperm(self.size, generator=g)[:self.draws]
+        if self.weights is None and self.draws >= self.size:
+            order = torch.randperm(self.size, generator=g)
+        elif self.weights is None:
+            order = self._chunk()
         else:
             order = torch.multinomial(self.weights, self.draws, replacement=True, generator=g)
         seeds = torch.randint(0, 2**31 - 1, (self.draws,), generator=g)
@@ -51,6 +55,16 @@ class EpochSampler(Sampler):
         order, seeds = torch.cat([order, order[pad]]), torch.cat([seeds, seeds[pad]])
         mine = slice(self.rank, total, self.num_replicas)
         yield from zip(order[mine].tolist()[self.start:], seeds[mine].tolist()[self.start:], strict=True)
+
+
+    def _chunk(self) -> torch.Tensor:
+        """This epoch's `draws` samples (share below 1): its chunk of its pass's permutation."""
+        chunks = -(-self.size // self.draws)  # epochs per pass
+        step = max(self.epoch - 1, 0)  # epochs count from 1
+        pass_, first = divmod(step, chunks)
+        perms = [torch.randperm(self.size, generator=torch.Generator().manual_seed(
+            (self.seed * 1_000_003 + p) * 7_919 + 104_729)) for p in (pass_, pass_ + 1)]
+        return torch.cat(perms)[first * self.draws:(first + 1) * self.draws]
 
 
 def inverse_frequency(labels: np.ndarray) -> torch.Tensor:

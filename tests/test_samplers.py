@@ -91,3 +91,17 @@ def test_drop_last_is_decided_from_each_process_share(tiny_cfg, tiny_data):
     assert [len(loader) for loader in shares] == [1, 1, 1, 1]
     whole = BaseDataLoader(dataset, tiny_cfg, True, sampler=EpochSampler(40, 0))
     assert len(whole) == 2  # 40 = 2 x 16 + 8: the short last batch is still dropped
+
+
+def test_a_share_walks_one_permutation_so_a_pass_sees_every_picture():
+    sampler = EpochSampler(103, seed=5, share=0.25)  # 26 a quarter-epoch, 4 epochs a pass
+    epochs = []
+    for epoch in range(1, 9):
+        sampler.set_epoch(epoch)
+        epochs.append([i for i, _ in sampler])
+    assert all(len(e) == 26 and len(set(e)) == 26 for e in epochs)
+    for first in (0, 4):  # each pass of four quarter-epochs covers all 103 pictures
+        assert set().union(*epochs[first:first + 4]) == set(range(103))
+    assert epochs[0] != epochs[4]  # a new permutation every pass
+    sampler.set_epoch(3, start=5)  # a resumed epoch continues the same chunk
+    assert [i for i, _ in sampler] == epochs[2][5:]
