@@ -104,7 +104,8 @@ loss: str | dict[str, float] = "ce"  # every head's loss: "ce", "label_smoothing
 head_loss: dict[Literal["class", "mask", "gender", "age"], str | dict[str, float]] = {}  # per head,
                                  # e.g. {"age": "focal"}
 class_weights: str | dict[str, list[float]] = "none"  # "none", "inverse", "sqrt_inverse" (from the
-                                 # training split's class counts), or per head {"age": [1, 1, 4]}
+                                 # training split's class counts), or per head {"age": [1, 1, 4]};
+                                 # every loss but "f1" (macro F1 counts each class once already)
 focal_gamma: float = 2.0         # "focal": (1 - p)^gamma down-weights easy examples
 label_smoothing: float = 0.1     # "label_smoothing": share of the target spread over all classes
 head_weights: dict[Literal["mask", "gender", "age"], float] = {"mask": 1.0, "gender": 1.0, "age": 1.0}  # each

@@ -6,11 +6,12 @@ built per head, knowing the head's activation ("softmax" or one-vs-rest "sigmoid
 class weights (from the training split only). The config names a loss, or a weighted
 combination of them: loss = {"ce": 0.3, "f1": 0.7}.
 
-Class weights weigh samples: a picture weighs its class's weight (a mixed row, the mix of its
-classes' weights), on softmax and sigmoid heads alike, and a weighted loss is the weighted
-mean over the batch, sum_i w_i * loss_i / sum_i w_i (F.cross_entropy(weight=...) for hard
-targets): scaling the weights, or a sampler that draws the rare classes often, leaves its
-scale alone.
+Class weights weigh samples in every loss but `f1`: a picture weighs its class's weight (a mixed
+row, the mix of its classes' weights), on softmax and sigmoid heads alike, and a weighted loss is
+the weighted mean over the batch, sum_i w_i * loss_i / sum_i w_i (F.cross_entropy(weight=...) for
+hard targets): scaling the weights, or a sampler that draws the rare classes often, leaves its
+scale alone. `f1` takes no class weights: macro F1 already counts every class once, whatever its
+size. In a combination ({"ce": 0.3, "f1": 0.7}) the other parts are weighted.
 
     ce               cross-entropy (binary, one-vs-rest, on a sigmoid head), class-weighted
     label_smoothing  ce with targets smoothed by `label_smoothing`
@@ -126,8 +127,9 @@ def binary_cross_entropy(activation: str, weights: torch.Tensor | None = None, *
 def soft_f1(activation: str, **_) -> Loss:
     """1 - macro F1 computed on probabilities, over the classes in the targets or the argmax,
     as the competition's (scikit-learn's) macro F1 counts them; ~0 for a perfect prediction.
-    The mean over the counted classes is a masked sum, not f1[counted]: a boolean index has a
-    size known only from the data, so it would make the host wait for the device every step."""
+    Unweighted: class_weights do not apply (every class already counts once in a macro mean)."""
+    # The mean over the counted classes is a masked sum, not f1[counted]: a boolean index has a
+    # size known only from the data, so it would make the host wait for the device every step.
     def loss(logits, target):
         p = _log_probs(logits, activation)[0].exp()
         if activation == "sigmoid":

@@ -55,8 +55,16 @@ def person_vote_rows(probs, table: pd.DataFrame, groups, log) -> dict:
             rows[f"{name} {source}"] = {**validation_metrics(voted, table),
                                         "right_wrong": person_vote.changed(probs, voted, table["official_label"])}
         found, ideal = rows[f"{name} found"]["val_f1"], rows[f"{name} oracle"]["val_f1"]
-        share = f"{(found - base) / (ideal - base):.0%} of the oracle's gain" if ideal != base else "no oracle gain"
         right, wrong = rows[f"{name} found"]["right_wrong"]
         log.info(f"  {'vote' if name == 'vote' else 'vote + 5/1/1 masks'}: macro F1 {base:.4f} -> {found:.4f} "
-                 f"(true persons: {ideal:.4f}; {share}); gender+age made right {right}, made wrong {wrong} pictures")
+                 f"(true persons: {ideal:.4f}; {oracle_share(base, found, ideal)}); gender+age made right {right}, "
+                 f"made wrong {wrong} pictures")
     return rows
+
+
+def oracle_share(base: float, found: float, ideal: float) -> str:
+    """How much of the true persons' gain the found groups reach, in words that cannot flatter:
+    a share only when the true persons gain."""
+    if ideal > base:
+        return f"{(found - base) / (ideal - base):.0%} of the oracle's gain"
+    return f"the true persons change it by {ideal - base:+.4f}: no gain to reach"

@@ -158,3 +158,11 @@ def test_an_ensemble_of_runs_validated_on_different_persons_does_not_vote(layout
     inference.main([*runs, "--out", str(tmp_path / "voted.csv"), "--person-vote", "assign"])
     assert "turned down: these runs were validated on different persons" in capsys.readouterr().err
     assert pd.read_csv(tmp_path / "voted.csv").equals(pd.read_csv(tmp_path / "plain.csv"))
+
+
+def test_the_evaluate_line_gives_a_share_of_the_oracle_only_when_the_oracle_gains():
+    from predict.evaluation import oracle_share
+
+    assert oracle_share(0.50, 0.52, 0.54) == "50% of the oracle's gain"
+    both_lose = oracle_share(0.50, 0.44, 0.45)  # was "110% of the oracle's gain"
+    assert "%" not in both_lose and "-0.0500" in both_lose
