@@ -9,7 +9,7 @@ the hand-made preset, and score both on the facebench eval set.
    proxy of P's 112x112: on 2 CPU cores a 112x112 epoch takes two minutes, so a trial of a few
    minutes would see one epoch and nothing could be pruned), until --trials or --timeout.
 2. `bench/presets.py configs/best.py <study>/best.py --seeds ...`: both retrained under protocol P
-   (112x112, 615 s), predicted and scored; one row per preset, seed and TTA, and the spread table.
+   (112x112, 4 epochs), predicted and scored; one row per preset, seed and TTA, and the spread table.
 Say a search "beat" the preset only when the difference exceeds the repeat-run spread
 (docs/benchmarks.md, "The spread to beat").
 """
@@ -61,7 +61,7 @@ def main() -> None:
         if not (study / "best.py").is_file():
             raise UserError(f"{study}: no trial completed, so there is no best.py to retrain")
         done = subprocess.run([sys.executable, "bench/presets.py", "configs/best.py", str(study / "best.py"),
-                               "--seeds", *map(str, args.seeds), "--facebench", args.facebench,
+                               "--protocol", "P", "--seeds", *map(str, args.seeds), "--facebench", args.facebench,
                                "--keep", str(base / "retrained")], cwd=ROOT)
         if done.returncode:
             raise UserError("bench/presets.py stopped (its message is above)")

@@ -70,8 +70,8 @@ def test_presets_bench_trains_predicts_and_scores_a_preset_under_a_protocol(tmp_
                     "--eval-persons", "5"], check=True, capture_output=True)
     root = Path(__file__).resolve().parents[1]
     knobs = ["backbone=test_resnet", "image_size=32,32", "epochs=1", "folds=3", "tta=['flip']"]
-    done = subprocess.run([sys.executable, "bench/presets.py", "configs/fast.py", "--facebench", data,
-                           *[a for k in knobs for a in ("--set", k)]], cwd=root, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "bench/presets.py", "configs/fast.py", "--protocol", "P", "--facebench",
+                           data, *[a for k in knobs for a in ("--set", k)]], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     runs_table, spread = done.stdout.split("| preset | seed |")[-1].split("| preset | TTA | seeds |")
     rows = [line.split(" | ") for line in runs_table.splitlines() if line.startswith("| fast")]
@@ -79,7 +79,7 @@ def test_presets_bench_trains_predicts_and_scores_a_preset_under_a_protocol(tmp_
     assert all(0 <= float(row[3]) <= 1 for row in rows) and rows[0][9] == "1"  # scored; one epoch
     means = [line.split(" | ") for line in spread.splitlines() if line.startswith("| fast")]
     assert [(m[1], m[2], m[3], m[4]) for m in means] == [(r[2], "1", r[3], "nan") for r in rows]  # one seed
-    assert "time_limit_minutes=10.25" in done.stdout  # protocol P pins the time
+    assert "epochs=4 time_limit_minutes=0" in done.stdout  # protocol P pins the epochs, not the time
 
 
 def test_presets_bench_names_the_missing_weights_file_of_protocol_p2(tmp_path):
