@@ -73,7 +73,8 @@ def parse(ap: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.N
 
 def config_text(cfg: config_lib.Config, diff: bool = False) -> str:
     """`cfg` as an experiment file: `knob = value` lines (with --diff only those that differ from
-    config.py), which `--config` reads back to the same configuration."""
+    config.py), which `--config` reads back to the same configuration (an empty `name` aside: a
+    run of that file is named after the file)."""
     knobs = cfg.diff(config_lib.load()) if diff else list(cfg)
     lines = [f"{knob} = {cfg[knob]!r}" for knob in knobs]
     head = "# the knobs that differ from config.py" if diff else "# the resolved configuration"

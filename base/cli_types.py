@@ -15,7 +15,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        quiet = action.default in (None, False, [], argparse.SUPPRESS) or "default" in text
+        default = action.default
+        none = default is None or default is False or default == [] or default is argparse.SUPPRESS
+        quiet = none or "default" in text
         return text if quiet or not action.option_strings else f"{text} (default: %(default)s)"
 
 
@@ -29,18 +31,29 @@ def size(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def _whole(text: str) -> int | None:
+    """`text` as a whole number (3, or 3.0 as users type it), else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
+
+
 def positive_int(text: str) -> int:
     """A whole number of at least 1."""
-    if not text.strip().isdigit() or int(text) < 1:
+    value = _whole(text)
+    if value is None or value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a whole number, 1 or more")
-    return int(text)
+    return value
 
 
 def count(text: str) -> int:
     """A whole number, 0 or more."""
-    if not text.strip().isdigit():
+    value = _whole(text)
+    if value is None or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a whole number, 0 or more")
-    return int(text)
+    return value
 
 
 def share(text: str) -> float:

@@ -239,12 +239,44 @@ _WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no"
 def parse_text(text: str, tp: Any = Any) -> Any:
     """A knob's value as users type it on a command line: a Python literal (3e-4, (384, 288),
     ["flip"]), else a bare word (resnet34); and for a knob of type `tp` also the shell's
-    spellings: true/false/yes/no/on/off/1/0 for a bool, 3.0 for an int, flip,scale for a list."""
+    spellings: true/false/yes/no/on/off/1/0 for a bool, 3.0 for an int, flip,scale for a list,
+    384x288 or 384 (a square) for a size. A text knob keeps the text as typed (name=2024)."""
+    if tp is str:
+        return _unquoted(text)
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         value = text  # a bare word is a string: --set backbone=resnet34
-    return _loosen(value, tp)
+    if tp is not Any and _is_size(tp) and isinstance(value, (int, str)) and not isinstance(value, bool):
+        value = _size(str(value))
+    loose = _loosen(value, tp)
+    if get_origin(tp) in (Union, types.UnionType) and str in get_args(tp):
+        try:
+            _convert(loose, tp)
+        except (TypeError, ValueError):
+            return _unquoted(text)  # loss=1e3 is no number knob's: the text
+    return loose
+
+
+def _unquoted(text: str) -> str:
+    """A text knob's value: quotes around it (name='x', as --print-config writes) are dropped."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        try:
+            return str(ast.literal_eval(text))
+        except (ValueError, SyntaxError):
+            pass
+    return text
+
+
+def _is_size(tp: Any) -> bool:
+    return get_origin(tp) is tuple and get_args(tp) == (int, int)
+
+
+def _size(text: str) -> Any:
+    """384x288, 384,288 or 384 (a square) as (height, width); anything else is left to the type check."""
+    parts = text.lower().replace("x", ",").split(",")
+    parts = parts * 2 if len(parts) == 1 else parts
+    return tuple(int(p) for p in parts) if len(parts) == 2 and all(p.strip().isdigit() for p in parts) else text
 
 
 def _loosen(value: Any, tp: Any) -> Any:

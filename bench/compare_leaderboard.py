@@ -35,7 +35,7 @@ def main() -> None:
 
         def score(label: str, run: Path, *args: str) -> None:
             out = Path(tmp) / "submission.csv"  # as users run it
-            subprocess.run([sys.executable, "inference.py", "--run", str(run), "--out", str(out), *args], cwd=ROOT,
+            subprocess.run([sys.executable, str(ROOT / "inference.py"), "--run", str(run), "--out", str(out), *args],
                            check=True)
             answers = data_root(config_lib.load(None, common)) / "eval" / "answers.csv"
             rows.append((label, score_submission(pd.read_csv(out, dtype={"ImageID": str}), answers)))

@@ -1,11 +1,13 @@
-"""`python train.py --dry-run`: everything a run needs, tried on one batch, with nothing left behind.
+"""`python train.py --dry-run`: everything a run needs, tried on one batch, with no run folder made.
 
 It reads and checks every training image (and the eval folder), builds the trainer and its
 model on the configured device, trains one batch and validates one through the trainer's own
-fit() (so a subclass's hooks run too), in a temporary runs folder that is removed afterwards. A run
-group is tried through its first member (a k-fold group its first fold, pseudo-labelling its
-trainer without the pseudo labels). What it prints: the images, the model, the loss of the batch,
-and the run folder a real run would make.
+fit() and hooks (split_tables and training_table included), in a temporary runs folder that is
+removed afterwards. A run group is tried through its first member (a k-fold group its first
+fold, pseudo-labelling its trainer without the pseudo labels, whose folders are checked to be
+runs). With --resume it also reads the run's last.pt against the model. What it prints: the
+images, the model, the loss of the batch, and the run folder a real run would make. Shared caches
+may be filled on the way (the demo data, the memory-layout timing, hub weights).
 """
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ from pathlib import Path
 
 from base.config import Config
 from base.errors import UserError
+from base.run_dir import setup_logging
 from data_loader.layout import data_root, read_eval
-from data_loader.split import load_split
 from group.registry import build
 from group.run_group import RunGroup
+from predict import predictor
+from trainer import get_trainer
 
 # One epoch (of one batch), nothing outside the temporary folder: no image cache on disk, no
 # pictures, no TensorBoard or W&B run (W&B would open a run on its server).
@@ -34,41 +38,63 @@ def dry_run(cfg: Config, resumed: Path | None = None) -> dict:
     check_writable(Path(cfg.runs_dir))
     if not read_eval(data_root(cfg)).shape[0]:
         raise UserError(f"data_dir {cfg.data_dir}: its eval/info.csv lists no images")
-    train, val, folds = load_split(cfg)  # reads the labels and decodes every training image
-    first = build(cfg)
-    name = cfg.name or (first.kind if isinstance(first, RunGroup) else "run")
-    trainer, what = _first_trainer(cfg, first)
-    rows = math.ceil(trainer.cfg.batch_size * trainer.world.size / trainer.cfg.sampler_share)
-    own_rows = trainer.training_table
-    trainer.split_tables = lambda: (train, val.head(trainer.cfg.batch_size).copy(), folds)
-    trainer.training_table = lambda table: own_rows(table).head(rows).copy()
-    log = logging.getLogger("mask18")
-    quiet = _WarningsOnly()
-    log.addFilter(quiet)  # fit()'s own lines would name the temporary folder
-    try:
-        with tempfile.TemporaryDirectory(prefix="mask18-dry-run-") as tmp:
+    for source in cfg.pseudo_from:  # pseudo-labelling starts by predicting with these
+        predictor.load(Path(source))
+    log, quiet, seen = logging.getLogger("mask18"), _WarningsOnly(), {}
+    with tempfile.TemporaryDirectory(prefix="mask18-dry-run-") as tmp:
+        trainer, what = _first_trainer(cfg, Path(tmp) / "group")
+        rows = math.ceil(trainer.cfg.batch_size * trainer.world.size / trainer.cfg.sampler_share)
+        own_split, own_rows = trainer.split_tables, trainer.training_table
+
+        def one_batch_split():  # the trainer's own split (every image read), then one batch of validation
+            train, val, folds = own_split()
+            seen.update(train=len(train), val=len(val))
+            return train, val.head(trainer.cfg.batch_size).copy(), folds
+
+        trainer.split_tables = one_batch_split
+        trainer.training_table = lambda table: own_rows(table).head(rows).copy()
+        if resumed is not None and trainer.read_last(resumed) is None:  # a checkpoint of another model fails here
+            raise UserError(f"--resume {resumed}: no last.pt there, nothing to continue from")
+        log.addFilter(quiet)  # fit()'s own lines would name the temporary folder
+        try:
             row = trainer.fit(Path(tmp) / "run")
-    finally:
-        log.removeFilter(quiet)
-    folder = resumed or Path(cfg.runs_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        finally:
+            log.removeFilter(quiet)
+            setup_logging()  # closes the log file inside the temporary folder
+    folder = resumed or Path(cfg.runs_dir) / f"{cfg.name or _kind(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
     params = sum(p.numel() for p in trainer.model.parameters())
-    log.info(f"dry run passed in {time.perf_counter() - started:.0f}s: {len(train)} training and {len(val)} "
+    log.info(f"dry run passed in {time.perf_counter() - started:.0f}s: {seen['train']} training and {seen['val']} "
              f"validation images read; {what}: {trainer.cfg.backbone} ({params / 1e6:.1f}M parameters) on "
              f"{trainer.device}; one batch trained (loss {row['train_loss']:.3f}) and one validated")
     log.info(f"a real run would {'continue' if resumed else 'make'} {folder}")
     return {"dry_run": True, "run_dir": str(folder), "train_loss": row["train_loss"]}
 
 
-def _first_trainer(cfg: Config, runner):
-    """The trainer of `cfg`'s first run (a group's first member), and what it is."""
+def _is_group(cfg: Config) -> bool:
+    return bool(cfg.kfold or cfg.pseudo_from) or issubclass(get_trainer(cfg.trainer), RunGroup)
+
+
+def _kind(cfg: Config) -> str:
+    """The folder name a run of `cfg` gets without a `name`: its group's kind, or "run"."""
+    if cfg.kfold:
+        return "kfold"
+    if cfg.pseudo_from:
+        return "pseudo"
+    trainer = get_trainer(cfg.trainer)
+    return trainer.kind if issubclass(trainer, RunGroup) else "run"
+
+
+def _first_trainer(cfg: Config, group: Path):
+    """The trainer of `cfg`'s first run (a group's first member, prepared in `group`), and what it is."""
     what = f"{cfg.trainer} trainer"
-    while isinstance(runner, RunGroup):
+    while _is_group(cfg):
         if cfg.pseudo_from:
             cfg, what = cfg.replace(pseudo_from=[]), f"pseudo-labelling round 1 ({what})"
         else:
+            runner = build(cfg)  # a group: it only keeps its config
             first = runner.plan()[0]
-            cfg, what = runner.member_config(first, Path(cfg.runs_dir)), f"{runner.kind} member {first}"
-        runner = build(cfg)
+            group.mkdir(parents=True, exist_ok=True)
+            cfg, what = runner.member_config(first, group), f"{runner.kind} member {first}"
     return build(cfg.replace(**ONE_EPOCH)), what
 
 

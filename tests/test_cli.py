@@ -37,6 +37,9 @@ def test_several_knobs_after_one_set_and_bare_words():
     ("epochs=3.0", "epochs", 3), ("image_size=384,288", "image_size", (384, 288)),
     ("image_size=(96, 64)", "image_size", (96, 64)), ("backbone=resnet34", "backbone", "resnet34"),
     ("kfold_folds=0,1", "kfold_folds", [0, 1]), ("lr=3e-4", "lr", 3e-4),
+    ("image_size=384", "image_size", (384, 384)), ("image_size=384x288", "image_size", (384, 288)),
+    ("name=2024", "name", "2024"), ("data_dir=1e3", "data_dir", "1e3"), ("device=0", "device", "0"),
+    ("name='quoted'", "name", "quoted"), ("class_weights=inverse", "class_weights", "inverse"),
 ])
 def test_values_as_users_type_them(word, knob, value):
     assert _cfg(word)[knob] == value
@@ -55,6 +58,7 @@ def test_the_shortcut_flags_are_set_knobs():
     assert (cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, cfg.device, cfg.data_dir, cfg.backbone,
             cfg.image_size) == (7, 0.5, 4, 9, "cpu", "somewhere", "resnet18", (96, 64))
     assert _cfg("--epochs", "7", "epochs=2").epochs == 2  # the later word wins, as with flags
+    assert _cfg("--epochs", "3.0", "--image-size", "96").image_size == (96, 96)
 
 
 def test_train_and_inference_spell_shared_options_the_same():
@@ -125,7 +129,9 @@ def test_inference_checks_every_output_before_predicting(trained_run, tmp_path, 
     monkeypatch.setattr("predict.predictor.combine_probabilities", lambda *a, **k: predicted.append(1))
     for argv, words in [(["--probs", str(tmp_path / "a_file" / "p.csv")], ["--probs", "cannot make its folder"]),
                         (["--out", str(tmp_path / "a_file" / "s.csv")], ["--out", "cannot make its folder"]),
-                        (["--out", str(tmp_path)], ["--out", "is a folder"])]:
+                        (["--out", str(tmp_path)], ["--out", "is a folder"]),
+                        (["--out", str(tmp_path / "s.csv"), "--probs", str(tmp_path / "s.csv")],
+                         ["--probs and --out name the same file"])]:
         with pytest.raises(SystemExit) as exit_:
             inference.main(["--run", str(trained_run), *argv])
         line = capsys.readouterr().err.strip()
@@ -149,5 +155,6 @@ def test_inference_writes_all_outputs_or_none(trained_run, tmp_path, monkeypatch
         inference.main(["--run", str(trained_run), "--out", str(out)])
     assert len(calls) == 2 and sorted(p.name for p in out.parent.iterdir()) == []
     monkeypatch.setattr(pd.DataFrame, "to_csv", real)
+    (out.parent / "sub_groups.csv").write_text("left by an earlier submission with a person vote\n")
     inference.main(["--run", str(trained_run), "--out", str(out)])
     assert sorted(p.name for p in out.parent.iterdir()) == ["sub.csv", "sub_probs.csv"]

@@ -38,7 +38,7 @@ def test_base_chain_and_overrides_come_last(tmp_path):
     (["epochs=0"], "config knob 'epochs' must be at least 1"),
     (["pretrained=maybe"], "config knob 'pretrained' must be True or False"),
     (["optimizer=rmsprop"], "config knob 'optimizer' must be one of 'adamw', 'adam', 'sgd'"),
-    (["image_size=64"], "config knob 'image_size' must be 2 values"),
+    (["image_size=64,48,32"], "config knob 'image_size' must be 2 values"),
     (["fold=5"], "'fold' must be below folds=5"),
     (["age_thresholds=60,30"], "'age_thresholds' must be two increasing ages"),
     (["lr"], "--set 'lr': write knob=value"),
