@@ -35,6 +35,9 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--evaluate", action="store_true", help="score the runs' validation images (out-of-fold for "
                     "k-fold groups) without and with TTA, and with --person-vote what the vote does and what its "
                     "guard decides (which predicts the eval images too); writes nothing")
+    ap.add_argument("--offsets", choices=("off", "head", "class"), help="decision offsets toward the rare classes, "
+                    "fitted on the runs' validation for macro F1 and applied only when they gain on persons they "
+                    "were not fitted on; head: 8, class: 18 (default: the first run's decision_offsets knob)")
     ap.add_argument("--person-vote", nargs="?", const="vote", choices=("off", "vote", "assign"),
                     help="find the persons among the pictures and decide each one's gender and age together "
                     "(alone: vote); assign: and each group of seven its 5 worn / 1 incorrect / 1 none masks; as "
@@ -83,6 +86,11 @@ def check_args(args: argparse.Namespace, runs: list[Path], paths: dict[str, Path
         raise UserError(f"--answers {args.answers} not found; give a csv with columns ImageID,ans or leave it out")
     if args.evaluate:  # writes nothing
         return
+    named = {}
+    for what, path in paths.items():
+        if path.resolve() in named:
+            raise UserError(f"{what} and {named[path.resolve()]} name the same file {path}; give them different names")
+        named[path.resolve()] = what
     for what, path in paths.items():
         if path.is_dir():
             raise UserError(f"{what}: {path} is a folder; give --out a file name, e.g. {args.out / 'submission.csv'}"
@@ -107,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
     from data_loader.layout import data_root, read_eval
     from data_loader.verify import check_images
     from model.tta import VIEWS
-    from predict import evaluation, person_vote, predictor, vote_run
+    from predict import evaluation, offsets_run, person_vote, predictor, vote_run
     from predict.submission import score, submission_frame
 
     log = setup_logging()
@@ -124,32 +132,39 @@ def main(argv: list[str] | None = None) -> dict:
     for view in tta:  # an unknown name fails before the eval images are read
         VIEWS.get(view)
     vote = args.person_vote or models[0].cfg.person_vote
+    shift = args.offsets or models[0].cfg.decision_offsets
     if args.evaluate:
-        return evaluation.evaluate(models, args.weights, tta, log, vote)
+        return evaluation.evaluate(models, args.weights, tta, log, vote, shift)
     root = data_root(models[0].cfg)
     table = check_images(read_eval(root), "eval")
     started = time.perf_counter()
     probs = predictor.combine_probabilities([m.predict(table, tta) for m in models], "mean", args.weights)
     seconds = time.perf_counter() - started
-    voted, decision, frames = probs, None, {}
+    offsets = offsets_run.decide(models, runs, args.weights, tta, shift)
+    if shift != "off":
+        log.info(offsets.line())
+    voted, decision, frames = offsets.apply(probs), None, {}
     if vote != "off":
-        decision = vote_run.decide(models, runs, args.weights, tta, vote, (table["file"].tolist(), probs))
+        decision = vote_run.decide(models, runs, args.weights, tta, vote, (table["file"].tolist(), voted), offsets)
         log.info(decision.line())
     if decision is not None and decision.acts:
         groups = vote_run.find_persons(models[0].cfg, table, log, cut_scale=decision.cut_scale)
-        voted = person_vote.vote(probs, groups, decision.assign, decision.strength)
+        voted = person_vote.vote(voted, groups, decision.assign, decision.strength)
         sizes = pd.Series(groups).map(pd.Series(groups).value_counts())
         frames["the groups (beside --out)"] = pd.DataFrame({"ImageID": table["ImageID"], "group": groups,
                                                             "group_size": sizes})
     frames["--out"] = submission = submission_frame(root / "eval" / "info.csv", table["ImageID"], voted.argmax(1))
     frames["--probs"] = pd.concat([table[["ImageID"]], pd.DataFrame(probs, columns=[f"p{c}" for c in range(18)])],
                                   axis=1)
-    written = [paths[what] for what in frames] + ([paths["the vote's decision (beside --out)"]] if decision else [])
-    with atomic_paths(written) as temps:  # all written, or none
-        for frame, temp in zip(frames.values(), temps, strict=False):
-            frame.to_csv(temp, index=False)
-        if decision is not None:
-            temps[-1].write_text(decision.to_json())
+    writers = {paths[what]: (lambda path, frame=frame: frame.to_csv(path, index=False))
+               for what, frame in frames.items()}
+    if decision is not None:
+        writers[paths["the vote's decision (beside --out)"]] = lambda path: path.write_text(decision.to_json())
+    with atomic_paths(list(writers)) as temps:  # all written, or none
+        for write, temp in zip(writers.values(), temps, strict=True):
+            write(temp)
+    for stale in set(paths.values()) - set(writers):  # a companion of an earlier submission would mislead
+        stale.unlink(missing_ok=True)
     views = f" x {len(tta) + 1} TTA views" if tta else ""
     log.info(f"wrote {args.out} ({len(submission)} rows) and {paths['--probs']} from {len(models)} model folder(s)"
              f"{views} in {seconds:.1f}s ({len(table) * len(models) * (len(tta) + 1) / seconds:.0f} images/s)"

@@ -3,7 +3,7 @@
     python train.py                                   # config.py as it is
     python train.py --config configs/x.py --set lr=3e-4 epochs=20
     python train.py epochs=3 tta=flip                 # bare KNOB=VALUE words work as --set
-    python train.py --config configs/x.py --dry-run   # check data, model, one batch each way; write nothing
+    python train.py --config configs/x.py --dry-run   # check data, model, one batch each way; no run folder
     python train.py --config configs/x.py --print-config --diff   # what differs from config.py
     python train.py --resume runs/x-20260101-120000   # continue a stopped run in its folder
 """
@@ -21,8 +21,8 @@ from base.errors import ArgumentParser, UserError, exit_on_user_error
 
 # Knobs a resumed run may change: they do not alter what the finished epochs mean.
 RESUMABLE = {"epochs", "time_limit_minutes", "patience", "num_workers", "device", "inference_batch_size",
-             "checkpoint", "name", "kfold_folds", "tta", "person_vote", "person_vote_size", "person_vote_guard",
-             "checkpoint_every_steps",
+             "checkpoint", "name", "kfold_folds", "tta", "decision_offsets", "person_vote", "person_vote_size",
+             "person_vote_guard", "checkpoint_every_steps",
              "keep_last", "persistent_workers", "prefetch_factor", "cache", "cache_memory_gb", "cache_dir", "plots",
              "gallery_size", "tensorboard", "wandb", "wandb_project", "wandb_mode", "cudnn_benchmark"}
 
@@ -40,7 +40,7 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--force", action="store_true", help="with --resume: accept changed knobs other than "
                     + ", ".join(sorted(RESUMABLE)))
     ap.add_argument("--dry-run", action="store_true", help="check the data, build the model, train one batch and "
-                    "validate one, say which run folder a real run would make, and exit leaving nothing behind")
+                    "validate one, say which run folder a real run would make, and exit without making a run folder")
     cli_knobs.add_print_config(ap)
     return ap
 

@@ -1,5 +1,6 @@
-"""`inference.py --evaluate`: the runs' validation macro F1 without and with TTA, and with a person
-vote what it does there (found groups against the true persons) and what its guard decides."""
+"""`inference.py --evaluate`: the runs' validation macro F1 without and with TTA; with decision
+offsets their gain on persons they were not fitted on; with a person vote what it does there
+(found groups against the true persons) and what its guard decides."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -9,15 +10,18 @@ import pandas as pd
 from data_loader.layout import data_root, read_eval
 from data_loader.verify import check_images
 from model.metric import validation_metrics
+from predict import offsets as offsets_lib
 from predict import person_groups, person_vote, predictor, vote_guard
 from predict.vote_run import validation_groups
 
 
-def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vote: str = "off") -> dict:
-    """Validation macro F1 of the (ensembled) runs, without TTA and with the given views; with a
-    person vote also the grouping's quality and the F1 after the vote, with the found groups and
-    with the true persons (the oracle)."""
-    result, groups = {}, None
+def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vote: str = "off",
+             offsets: str = "off") -> dict:
+    """Validation macro F1 of the (ensembled) runs, without TTA and with the given views; with
+    decision offsets their cross-fitted gain (predict/offsets.py), and the vote below sees them
+    applied; with a person vote also the grouping's quality and the F1 after the vote, with the
+    found groups and with the true persons (the oracle)."""
+    result, groups, shift = {}, None, offsets_lib.Offsets()
     for label, views in [("no TTA", [])] + ([(f"TTA {'+'.join(tta)}", tta)] if tta else []):
         table, probs = predictor.ensemble_validation([m.validation(views) for m in models], "mean", weights)
         row = validation_metrics(probs, table)
@@ -25,6 +29,11 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vot
         log.info(f"validation ({len(table)} images, {label}): macro F1 {row['val_f1']:.4f} (mask "
                  f"{row['val_f1_mask']:.3f} gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f} "
                  f">=60 {row['val_f1_60plus']:.3f})")
+        if offsets != "off":
+            shift = offsets_lib.decide(table, probs, offsets, models[0].cfg.seed)
+            log.info("  " + shift.line())
+            result[label]["offsets"] = asdict(shift)
+            probs = shift.apply(probs)
         if vote != "off":
             if groups is None:  # a k-fold group's out-of-fold table: a quarter of its persons (vote_guard.py)
                 scored = vote_guard.scored_rows(models[0].cfg, table)
@@ -37,7 +46,8 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vot
             result[label]["vote"] = person_vote_rows(probs[scored], voted_table, groups, log)
     if vote != "off" and models[0].cfg.person_vote_guard:  # what inference would do, with these views
         eval_table = check_images(read_eval(data_root(models[0].cfg)), "eval")
-        among = predictor.combine_probabilities([m.predict(eval_table, tta) for m in models], "mean", weights)
+        among = shift.apply(predictor.combine_probabilities([m.predict(eval_table, tta) for m in models], "mean",
+                                                            weights))
         decision = vote_guard.decide(models[0].cfg, table, probs, vote, (eval_table["file"].tolist(), among))
         log.info(decision.line() + " (chosen on these very persons; an eval set is the fair test)")
         result["guard"] = asdict(decision)

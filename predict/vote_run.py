@@ -9,34 +9,34 @@ import numpy as np
 import pandas as pd
 
 from base.run_dir import setup_logging
-from predict import person_groups, predictor, vote_guard
+from predict import person_groups, predictor, run_validation, vote_guard
+from predict.offsets import Offsets
 
 
 def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
-                  among: tuple[list[str], np.ndarray]) -> vote_guard.Decision:
-    """How the vote acts on these runs: decided from their validation, grouped among the eval
-    pictures `among` (files, probabilities; predict/vote_guard.py), or read from a single run's
-    person_vote.json when it was decided there for the same setting."""
+           among: tuple[list[str], np.ndarray], offsets: Offsets | None = None) -> vote_guard.Decision:
+    """How the vote acts on these runs: decided from their validation (with the decision
+    `offsets` applied, as they are to the eval pictures), grouped among the eval pictures `among`
+    (files, probabilities; predict/vote_guard.py), or read from a single run's person_vote.json
+    when it was decided there for the same setting."""
     cfg = models[0].cfg
     if not cfg.person_vote_guard:
         return vote_guard.plain(mode)
-    key = {"mode": mode, "runs": [str(r.resolve()) for r in runs], "weights": weights, "tta": tta,
-           "checkpoints": [[str(p), p.stat().st_mtime_ns] for r in runs
-                           for p in sorted(r.rglob(f"{cfg.checkpoint}.pt"))],
-           "grouping": [cfg.person_vote_size, cfg.seed], "data": cfg.data_dir}
+    offsets = offsets or Offsets()
+    key = {"mode": mode, **run_validation.key(models, runs, weights, tta),
+           "grouping": [cfg.person_vote_size, cfg.seed], "offsets": offsets.values}
     stored = vote_guard.Decision.load(runs[0] / vote_guard.FILE) if len(runs) == 1 else None
     if stored is not None and stored.key == key:
         setup_logging().info(f"person vote: decided from validation earlier ({runs[0] / vote_guard.FILE})")
         return stored
     started = time.perf_counter()
-    parts = [m.validation(tta) for m in models]
     try:
-        table, probs = predictor.ensemble_validation(parts, "mean", weights)
+        table, probs = run_validation.validation(models, weights, tta)
     except predictor.DifferentValidation:
         return vote_guard.Decision(mode, key=key, reason="these runs were validated on different persons, so no "
                                    "validation shows what the vote does to their ensemble; vote one run, or "
                                    "ensemble runs of one split (or --person-vote-guard off)")
-    decision = vote_guard.decide(cfg, table, probs, mode, among)
+    decision = vote_guard.decide(cfg, table, offsets.apply(probs), mode, among)
     decision.key, decision.figures["seconds"] = key, round(time.perf_counter() - started, 1)
     if len(runs) == 1:
         try:
