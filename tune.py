@@ -38,8 +38,8 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--space", help="search space file with def space(trial) (e.g. configs/space.py)")
     ap.add_argument("--trials", type=count, help="finished (complete or pruned) trials to reach in all")
     ap.add_argument("--timeout", type=_minutes, help="start no trial after this many minutes")
-    ap.add_argument("--trial-minutes", type=_minutes, help="time_limit_minutes of every trial (best.py keeps "
-                    "the base's)")
+    ap.add_argument("--trial-minutes", type=_minutes, help="time_limit_minutes of every trial, fixed for the "
+                    "study's life (best.py keeps the base's)")
     ap.add_argument("--sampler", default="tpe", help="Optuna sampler: tpe, random, cmaes, gp, qmc, ... "
                     "(default: %(default)s)")
     ap.add_argument("--pruner", default="asha", choices=engine.PRUNERS, help="(default: %(default)s)")
@@ -101,8 +101,11 @@ def resumed_study(args: argparse.Namespace):
 
     folder = args.resume
     settings = study_dir.load(folder)
-    for knob, value in (("trials", args.trials), ("timeout_minutes", args.timeout),
-                        ("trial_minutes", args.trial_minutes), ("workers", args.workers)):
+    if args.trial_minutes is not None and args.trial_minutes != settings.trial_minutes:
+        raise UserError(f"--resume {folder}: --trial-minutes is part of the study ({settings.trial_minutes:g} when it "
+                        "was made): trials trained under another budget would not compare; leave it out, or start "
+                        "a new study")
+    for knob, value in (("trials", args.trials), ("timeout_minutes", args.timeout), ("workers", args.workers)):
         if value is not None:
             setattr(settings, knob, value)
     study_dir.save(folder, settings)

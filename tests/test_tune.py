@@ -61,6 +61,13 @@ def test_without_optuna_tune_says_what_to_install(tmp_path, monkeypatch, capsys)
      "'heavy'"),
     ("def space(trial):\n    return {'seed': trial.suggest_int('s', 1, 9)}\n", "cannot be searched"),
     ("def space(trial):\n    return [('lr', 0.1)]\n", "must return a dict"),
+    # like with like: a trial that would be scored by another metric, on other persons, or on another loss scale
+    ("def space(trial):\n    return {'trainer': trial.suggest_categorical('t', ['single', 'attribute'])}\n",
+     "knob 'trainer' cannot be searched: it changes the metric (val_f1 (max) -> val_f1_mask (max))"),
+    ("def space(trial):\n    return {'kfold': trial.suggest_categorical('k', [False, True])}\n",
+     "knob 'kfold' cannot be searched: it changes the persons it is measured on"),
+    ("def space(trial):\n    return {'skip_bad_images': trial.suggest_categorical('s', [False, True])}\n",
+     "knob 'skip_bad_images' cannot be searched"),
     ("def objective(trial):\n    return {}\n", "defines no function space(trial)"),
     ("def space(trial):\n    return {'lr': trial.suggest_float('lr', 1e-3)}\n", "space(trial) failed"),
 ])
@@ -72,6 +79,32 @@ def test_a_bad_space_ends_in_one_line_before_any_trial(tiny_overrides, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and expected in err, err
     assert not list((tmp_path / "runs").glob("tune-*")), "no study folder before the space is known good"
+
+
+def test_a_loss_monitored_study_refuses_a_space_that_changes_the_loss_scale(tiny_overrides, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    text = "def space(trial):\n    return {'label_smoothing': trial.suggest_float('s', 0.0, 0.2)}\n"
+    with pytest.raises(SystemExit):
+        tune.main(["--space", str(_space(tmp_path, text)), "--trials", "2",
+                   *_args(tiny_overrides, "monitor=val_loss", "monitor_mode=min", "loss=label_smoothing")])
+    assert "knob 'label_smoothing' cannot be searched: it changes the scale of the loss" in capsys.readouterr().err
+    fine = tune.main(["--space", str(_space(tmp_path, text, "fine.py")), "--trials", "1",
+                      *_args(tiny_overrides, "loss=label_smoothing")])  # val_f1 is the same metric at any smoothing
+    assert len(_trials(fine)) == 1
+
+
+def test_the_base_config_is_trial_0_and_the_trial_budget_is_the_studys(tiny_overrides, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    folder = tune.main(["--space", str(_space(tmp_path)), "--trials", "2", "--trial-minutes", "5",
+                        *_args(tiny_overrides, "lr=0.0123")])
+    trials = _trials(folder).sort_values("number")
+    first = json.loads((folder / trials.iloc[0]["folder"] / "config.json").read_text())
+    assert first["lr"] == 0.0123 and first["loss"] == "ce" and pd.isna(trials.iloc[0]["param_lr"])
+    assert json.loads((folder / trials.iloc[1]["folder"] / "config.json").read_text())["lr"] == pytest.approx(
+        trials.iloc[1]["param_lr"])
+    with pytest.raises(SystemExit) as exit_:
+        tune.main(["--resume", str(folder), "--trial-minutes", "9", "--trials", "3"])
+    assert exit_.value.code == 2 and "--trial-minutes is part of the study" in capsys.readouterr().err
 
 
 def test_a_pruned_study_writes_trials_csv_pictures_and_a_best_py_train_accepts(tiny_overrides, tmp_path):
@@ -87,11 +120,15 @@ def test_a_pruned_study_writes_trials_csv_pictures_and_a_best_py_train_accepts(t
     for row in trials.itertuples():  # every trial an ordinary run folder, pruned ones included
         run = folder / row.folder
         assert (run / "best.pt").is_file() and len(pd.read_csv(run / "metrics.csv")) == row.epochs
-        assert json.loads((run / "config.json").read_text())["lr"] == pytest.approx(row.param_lr)
+        lr = config_lib.load(None, tiny_overrides).lr if pd.isna(row.param_lr) else row.param_lr  # trial 0: the base
+        assert json.loads((run / "config.json").read_text())["lr"] == pytest.approx(lr)
     for picture in ("history", "importances", "intermediate"):
         assert (folder / f"{picture}.png").stat().st_size > 1000
     best = trials.loc[complete["value"].idxmax()]
     cfg = config_lib.load(folder / "best.py")
+    if pd.isna(best["param_lr"]):  # the base config won: best.py is the base
+        base = config_lib.load(None, tiny_overrides)
+        best = {"param_lr": base.lr, "param_old_from": base.age_thresholds[1], "param_loss": base.loss}
     assert cfg.lr == pytest.approx(best["param_lr"]) and cfg.age_thresholds == (30, best["param_old_from"])
     assert cfg.loss == best["param_loss"] and cfg.runs_dir == str(tmp_path / "runs")
     assert cfg.name == "run-tuned" and cfg.epochs == 3
@@ -131,8 +168,10 @@ def test_kill_9_during_trial_3_then_resume_finishes_exactly_6(tiny_overrides, tm
     assert killed["state"] == "fail" and "interrupted" in killed["reason"]
     retry = trials[(trials["number"] > 2) & (trials["param_lr"] == killed["param_lr"])]
     assert len(retry) == 1  # the interrupted trial's params, tried once more
-    drawn = list(zip(trials["param_lr"], trials["param_old_from"], strict=True))
-    assert len(set(drawn)) == 6, "a resumed sampler must not draw the first run's trials again"
+    drawn = trials.dropna(subset=["param_lr"])  # trial 0 is the base config: nothing drawn
+    assert trials["param_lr"].isna().sum() == 1 and trials.loc[trials["param_lr"].isna(), "number"].tolist() == [0]
+    pairs = list(zip(drawn["param_lr"], drawn["param_old_from"], strict=True))
+    assert len(set(pairs)) == 5, "a resumed sampler must not draw the first run's trials again"
     assert trials["folder"].is_unique and trials["number"].is_unique
     assert sorted(p.name for p in folder.glob("trial-*")) == sorted(trials["folder"])
 
@@ -164,18 +203,21 @@ def test_ctrl_c_marks_the_trial_failed_and_resume_runs_its_params_first(tiny_ove
     pytest.importorskip("optuna")
     from tuning import trial as trial_lib
 
+    real = trial_lib.run
+
     def interrupted(trial, space, *args):
+        if trial.user_attrs.get(trial_lib.BASE):  # trial 0, the base config, runs as usual
+            return real(trial, space, *args)
         space(trial)  # the params are drawn, then Ctrl-C comes while the trial trains
         raise KeyboardInterrupt
 
-    real = trial_lib.run
     monkeypatch.setattr(trial_lib, "run", interrupted)
     with pytest.raises(SystemExit) as exit_:
-        tune.main(["--space", str(_space(tmp_path)), "--trials", "1", *_args(tiny_overrides)])
+        tune.main(["--space", str(_space(tmp_path)), "--trials", "2", *_args(tiny_overrides)])
     assert exit_.value.code == 130
     folder = _study(tmp_path)
     monkeypatch.setattr(trial_lib, "run", real)
     tune.main(["--resume", str(folder)])
     trials = _trials(folder)
-    assert trials["state"].tolist() == ["fail", "complete"]
-    assert trials["param_lr"][0] == trials["param_lr"][1]  # the interrupted trial's params, run again
+    assert trials["state"].tolist() == ["complete", "fail", "complete"]
+    assert trials["param_lr"][1] == trials["param_lr"][2]  # the interrupted trial's params, run again

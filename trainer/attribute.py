@@ -19,8 +19,13 @@ class AttributeTrainer(BaseTrainer):
     def __init__(self, cfg):
         self.task = cfg.task
         self.heads = {cfg.task: HEAD_SIZES[cfg.task]}
-        self.default_monitor = f"val_f1_{cfg.task}"
+        self.default_monitor = self.monitor_default(cfg)
         super().__init__(cfg)
+
+    @classmethod
+    def monitor_default(cls, cfg) -> str:
+        """What monitor="auto" means for a config of this trainer (the tuner asks before building one)."""
+        return f"val_f1_{cfg.task}"
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return attribute_only(head_probabilities(outputs[self.task], self.specs[self.task].activation), self.task)

@@ -5,7 +5,10 @@
                 "age_thresholds": (30, trial.suggest_int("old_from", 56, 60))}
 
 The dict maps config knobs to values; they go on top of the study's base config for that trial.
-`check` calls space() on dry trials (every suggestion at its low end, at its high end, and every
+Trials compare like with like: a trial whose score would measure something else than the base
+config's (another metric, say val_f1_mask of an "attribute" trainer; other persons, say a k-fold
+group's out-of-fold ones; a loss of another scale when the study monitors a loss) is refused,
+naming the knob. `check` calls space() on dry trials (every suggestion at its low end, at its high end, and every
 categorical choice in turn) and validates each resulting config, so an unknown knob, a wrong type
 or a value a knob refuses is reported before the first trial runs, not at trial 17 overnight.
 """
@@ -19,7 +22,9 @@ from typing import Any
 from base import config as config_lib
 from base.errors import UserError
 from data_loader.transforms import PRESETS
+from group.run_group import RunGroup
 from model.tta import VIEWS
+from trainer import get_trainer
 
 Space = Callable[[Any], Mapping[str, Any]]
 
@@ -31,6 +36,27 @@ FIXED = {"seed": "picks the validation persons", "folds": "picks the validation 
          "demo_seed": "is the data", "corrections": "changes the validation labels",
          "monitor": "is the study's objective", "monitor_mode": "is the study's direction",
          "runs_dir": "is set by the tuner", "name": "is set by the tuner"}
+
+
+# Knobs that shape a loss's scale: a study monitoring a loss compares trials only at one setting.
+LOSS_SCALE = ("loss", "head_loss", "class_weights", "label_smoothing", "focal_gamma", "head_weights", "trainer",
+              "sigmoid_heads")
+
+
+def scored_by(cfg: config_lib.Config) -> dict:
+    """What a trial of `cfg` reports as its score: the metric and direction, the persons it is
+    measured on, and for a loss the knobs that set its scale."""
+    trainer = get_trainer(cfg.trainer)
+    if cfg.kfold or cfg.pseudo_from or issubclass(trainer, RunGroup):
+        metric = "val_f1"  # a group reports its own validation row (tuning/trial.py)
+    elif cfg.monitor != "auto":
+        metric = cfg.monitor
+    else:
+        metric = trainer.monitor_default(cfg) if hasattr(trainer, "monitor_default") else trainer.default_monitor
+    persons = (f"out of fold over folds {cfg.kfold_folds or 'all'}" if cfg.kfold else f"fold {cfg.fold}") + \
+        f" of {cfg.folds} (seed {cfg.seed})" + (", unreadable pictures left out" if cfg.skip_bad_images else "")
+    scale = {k: cfg[k] for k in LOSS_SCALE} if "loss" in metric else {}
+    return {"metric": f"{metric} ({cfg.monitor_mode})", "persons": persons, "scale": scale}
 
 
 def load(path: str | Path) -> Space:
@@ -103,6 +129,7 @@ def trial_config(space: Space, trial: Any, base: config_lib.Config, where: str) 
             raise UserError(f"{where}: knob {knob!r} cannot be searched: it {FIXED[knob]}; set it in the base "
                             "config (--config/--set) instead")
     cfg = config_lib.build({**base.to_dict(), **knobs}, source=f"{where}: space(trial)")
+    _same_score(base, cfg, knobs, where)
     try:  # the names train.py checks at start-up
         PRESETS.get(cfg.augment)
         for view in cfg.tta:
@@ -110,6 +137,22 @@ def trial_config(space: Space, trial: Any, base: config_lib.Config, where: str) 
     except UserError as error:
         raise UserError(f"{where}: {error}") from None
     return cfg, knobs
+
+
+def _same_score(base: config_lib.Config, cfg: config_lib.Config, knobs: dict, where: str) -> None:
+    """Refuse a trial whose score measures something else than the base's, naming the knob."""
+    mine, theirs = scored_by(base), scored_by(cfg)
+    for part, what in (("metric", "the metric"), ("persons", "the persons it is measured on"),
+                       ("scale", "the scale of the loss it monitors")):
+        if mine[part] != theirs[part]:
+            changed = [k for k in knobs if base[k] != cfg[k]]
+            culprit = next((k for k in changed if scored_by(base.replace(**{k: cfg[k]}))[part] != mine[part]),
+                           changed[0] if changed else "?")
+            before, after = ((f"{culprit}={s['scale'].get(culprit)!r}" for s in (mine, theirs)) if part == "scale"
+                             else (mine[part], theirs[part]))
+            raise UserError(f"{where}: knob {culprit!r} cannot be searched: it changes {what} "
+                            f"({before} -> {after}), so trials would not compare; set it in the base "
+                            "config (--config/--set) instead")
 
 
 def check(space: Space, base: config_lib.Config, path: str | Path) -> int:

@@ -1,5 +1,7 @@
 """One trial: the base config plus what space(trial) returns, trained as an ordinary run in
-<study>/trial-NNNN/, every epoch's monitored value reported to the pruner.
+<study>/trial-NNNN/, every epoch's monitored value reported to the pruner. Trial 0 is the base
+config itself (queued when the study is made), so a study's best is never worse than it on the
+study's own metric.
 
 A pruned trial stops through BaseTrainer.stop(): the epoch ends as usual (metrics.csv, best.pt,
 last.pt, pictures, summary.json), so its folder is a complete run that stopped early, and
@@ -22,6 +24,8 @@ from base.errors import UserError
 from group import build
 from tuning import space as space_lib
 from tuning.study_dir import Settings, trial_folder
+
+BASE = "base_config"  # the user attribute of trial 0: the study's base config, space() not asked
 
 
 @dataclass
@@ -53,7 +57,10 @@ def run(trial, space, settings: Settings, study_dir: Path) -> Outcome:
     trial.set_user_attr("host", socket.gethostname())
     started = time.perf_counter()
     try:
-        cfg, knobs = space_lib.trial_config(space, trial, settings.base_config, where=f"trial {trial.number}")
+        if trial.user_attrs.get(BASE):  # so no study ends worse than the config it started from
+            cfg, knobs = settings.base_config, {}
+        else:
+            cfg, knobs = space_lib.trial_config(space, trial, settings.base_config, where=f"trial {trial.number}")
         trial.set_user_attr("knobs", json.loads(json.dumps(knobs)))
         changes = {"runs_dir": str(study_dir), "name": folder.name}
         if settings.trial_minutes:

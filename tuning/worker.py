@@ -25,6 +25,7 @@ from tuning import engine, results
 from tuning import space as space_lib
 from tuning import trial as trial_lib
 from tuning.study_dir import SPACE_COPY, Settings, logger
+from tuning.trial import BASE
 
 LOCK = ".ask.lock"
 
@@ -48,7 +49,10 @@ def open_study(settings: Settings, study_dir: Path, worker: int = 0, create: boo
               "sampler": engine.sampler(settings.sampler, base.seed),
               "pruner": engine.pruner(settings.pruner)}
     if create:
-        return opt.create_study(direction=direction, load_if_exists=True, **kwargs)
+        study = opt.create_study(direction=direction, load_if_exists=True, **kwargs)
+        if not study.get_trials(deepcopy=False):  # trial 0: the base config as it is (tuning/trial.py)
+            study.enqueue_trial({}, user_attrs={BASE: True})
+        return study
     try:
         study = opt.load_study(**kwargs)
     except KeyError:
@@ -91,7 +95,7 @@ def work(study_dir: Path, settings: Settings, worker: int = 0) -> None:
             trial.set_user_attr("reason", "interrupted (Ctrl-C); tune.py --resume goes on")
             study.tell(trial, state=states["fail"])
             if "retry_of" not in trial.user_attrs:  # as after kill -9: its params run once more
-                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+                study.enqueue_trial(trial.params, user_attrs=retry_attrs(trial))
             results.write(study_dir, study, settings)
             raise
         if outcome.state == "complete":
@@ -133,6 +137,11 @@ def heartbeat(storage, trial) -> Iterator[None]:
         thread.join()
 
 
+def retry_attrs(trial) -> dict:
+    """What a trial run again keeps: which trial it retries, and whether it is the base config."""
+    return {"retry_of": trial.number, **({BASE: True} if trial.user_attrs.get(BASE) else {})}
+
+
 def recover(study_dir: Path, settings: Settings) -> list[int]:
     """After a crash or kill -9: trials left running are marked failed, and each one's params are
     queued once more (a retry is not retried again). With the journal file every running trial is
@@ -151,7 +160,7 @@ def recover(study_dir: Path, settings: Settings) -> list[int]:
         live.set_user_attr("reason", "interrupted: the tuner stopped during this trial")
         study.tell(frozen.number, state=opt.trial.TrialState.FAIL)
         if "retry_of" not in frozen.user_attrs:
-            study.enqueue_trial(frozen.params, user_attrs={"retry_of": frozen.number})
+            study.enqueue_trial(frozen.params, user_attrs=retry_attrs(frozen))
     return [t.number for t in stale]
 
 
