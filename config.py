@@ -118,6 +118,12 @@ optimizer: Literal["adamw", "adam", "sgd"] = "adamw"  # torch.optim's (fused on 
 lr: float = 2e-3                 # the peak learning rate the schedule starts from (after warm-up)
 weight_decay: float = 1e-4       # decoupled for adamw; not applied to norms and biases
 momentum: float = 0.9            # sgd only
+backbone_lr_scale: float = 1.0   # the backbone's lr is lr x this (the heads keep lr): below 1 is gentler
+                                 # on pretrained weights, e.g. 0.1
+layer_decay: float = 0.0         # timm's layer-wise lr decay over the backbone (0 = off): each layer's lr is
+                                 # this times the next one's, e.g. 0.75; timm backbones only
+freeze_backbone_epochs: int = 0  # the backbone's lr is 0 for the first N epochs: the new heads learn
+                                 # first (its BatchNorm statistics still follow the data)
 scheduler: Literal["cosine", "step", "onecycle", "plateau", "none"] = "cosine"  # how lr falls over the epochs
 scheduler_interval: Literal["step", "epoch"] = "step"  # advance the schedule every update or epoch
 warmup_epochs: float = 0.0       # linear warm-up (fractions of an epoch allowed); it ramps per update

@@ -38,6 +38,7 @@ from base.config import Config
 from base.device import configure_cudnn, seed_everything, seed_process
 from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
+from base.optim import build_optimizer
 from base.run_dir import setup_logging
 from base.time_budget import TimeBudget
 from base.trainer_state import CheckpointMixin
@@ -164,9 +165,15 @@ class BaseTrainer(CheckpointMixin):
                       f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {self.run}")
         return best
 
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer of self.model (a hook): the configured one, with the fine-tuning knobs'
+        parameter groups; the schedule then scales each group's own lr (base/optim.py)."""
+        return build_optimizer(self.model, self.cfg)
+
     def build_updater(self) -> None:
         """Optimizer, schedule, AMP, EMA; the model DDP-wrapped and compiled for training."""
-        self.updater = build_updater(self.model, self.cfg, self.device, self.world, self.steps_per_epoch)
+        self.updater = build_updater(self.model, self.cfg, self.device, self.world, self.steps_per_epoch,
+                                     self.build_optimizer())
         self.train_model = self.updater.train_model  # base/update.py
 
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:

@@ -69,6 +69,9 @@ _RULES = {
     "sampler_share": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "drop_ages": (lambda v: all(0 <= lo <= hi for lo, hi in v), "a list of (lowest, highest) ages, e.g. [(26, 29)]"),
     "average_last": (lambda v: v >= 0, "0 (off) or more"),
+    "backbone_lr_scale": (lambda v: v >= 0, "0 or more (1 = the lr of the heads)"),
+    "layer_decay": (lambda v: 0 <= v < 1, "in [0, 1) (0 = off)"),
+    "freeze_backbone_epochs": (lambda v: v >= 0, "0 (off) or more"),
     "person_vote_size": (lambda v: v == 0 or v >= 2, "0 (no limit) or at least 2"),
     "wandb_project": (lambda v: v.strip() != "", "a project name"),
 }

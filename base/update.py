@@ -150,16 +150,17 @@ class Updater:
         return self.ema.module if self.ema is not None else self.model
 
 
-def build_updater(model: nn.Module, cfg, device: torch.device, world: World, steps_per_epoch: int) -> Updater:
-    """Optimizer, schedule (counted in updates of `accumulate_steps` batches), AMP and EMA of
-    `model`; the Updater's train_model is `model` DDP-wrapped under torchrun and compiled when
-    `compile` is on."""
+def build_updater(model: nn.Module, cfg, device: torch.device, world: World, steps_per_epoch: int,
+                  optimizer: torch.optim.Optimizer | None = None) -> Updater:
+    """Optimizer (`optimizer`, else the configured one), schedule (counted in updates of
+    `accumulate_steps` batches), AMP and EMA of `model`; the Updater's train_model is `model`
+    DDP-wrapped under torchrun and compiled when `compile` is on."""
     train_model = model
     if world.enabled:
         ids = [device.index] if device.type == "cuda" else None
         train_model = DistributedDataParallel(model, device_ids=ids)
     if cfg.compile:
         train_model = torch.compile(train_model)
-    optimizer = build_optimizer(model, cfg)
+    optimizer = optimizer or build_optimizer(model, cfg)
     schedule = Schedule(optimizer, cfg, -(-steps_per_epoch // cfg.accumulate_steps), cfg.monitor_mode)
     return Updater(model, train_model, optimizer, schedule, cfg, device, steps_per_epoch)
