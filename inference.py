@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
     from data_loader.layout import data_root, read_eval
     from data_loader.verify import check_images
     from model.tta import VIEWS
-    from predict import evaluation, offsets_run, person_vote, predictor, vote_run
+    from predict import evaluation, offsets_run, person_vote, predictor, run_validation, vote_run
     from predict.submission import score, submission_frame
 
     log = setup_logging()
@@ -140,12 +140,14 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     probs = predictor.combine_probabilities([m.predict(table, tta) for m in models], "mean", args.weights)
     seconds = time.perf_counter() - started
-    offsets = offsets_run.decide(models, runs, args.weights, tta, shift)
+    validation = run_validation.Validation(models, args.weights, tta)  # predicted once for both decisions
+    offsets = offsets_run.decide(models, runs, args.weights, tta, shift, validation)
     if shift != "off":
         log.info(offsets.line())
     voted, decision, frames = offsets.apply(probs), None, {}
     if vote != "off":
-        decision = vote_run.decide(models, runs, args.weights, tta, vote, (table["file"].tolist(), voted), offsets)
+        decision = vote_run.decide(models, runs, args.weights, tta, vote, (table["file"].tolist(), voted), offsets,
+                                   validation)
         log.info(decision.line())
     if decision is not None and decision.acts:
         groups = vote_run.find_persons(models[0].cfg, table, log, cut_scale=decision.cut_scale)

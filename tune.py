@@ -36,7 +36,8 @@ def build_parser() -> ArgumentParser:
     ap = ArgumentParser(prog="python tune.py", description=__doc__, formatter_class=HelpFormatter)
     cli_knobs.add_knob_arguments(ap, what="every trial's base")
     ap.add_argument("--space", help="search space file with def space(trial) (e.g. configs/space.py)")
-    ap.add_argument("--trials", type=count, help="finished (complete or pruned) trials to reach in all")
+    ap.add_argument("--trials", type=count, help="finished (complete or pruned) trials to reach in all, "
+                    "trial 0 (the base config) among them")
     ap.add_argument("--timeout", type=_minutes, help="start no trial after this many minutes")
     ap.add_argument("--trial-minutes", type=_minutes, help="time_limit_minutes of every trial, fixed for the "
                     "study's life (best.py keeps the base's)")

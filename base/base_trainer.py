@@ -38,7 +38,7 @@ from base.config import Config
 from base.device import configure_cudnn, seed_everything, seed_process
 from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
-from base.optim import build_optimizer
+from base.optim import build_optimizer, head_lr
 from base.run_dir import setup_logging
 from base.time_budget import TimeBudget
 from base.trainer_state import CheckpointMixin
@@ -191,7 +191,7 @@ class BaseTrainer(CheckpointMixin):
                 self.log.info(f"stopped after epoch {epoch - 1}: {self.stop_reason}")
                 break
             if self.progress is None:
-                self.progress = EpochProgress(epoch, lr=self.updater.optimizer.param_groups[0]["lr"])
+                self.progress = EpochProgress(epoch, lr=head_lr(self.updater.optimizer))
             train_loader.set_epoch(epoch, self.progress.step)
             self.train_epoch(train_loader, self.progress)
             row = {"epoch": epoch, "lr": self.progress.lr, **self.progress.metrics(self.world),

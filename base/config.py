@@ -175,6 +175,9 @@ def build(values: Mapping[str, Any], source: str, sources: Mapping[str, str] | N
     if out.get("checkpoint") == "averaged" and not out.get("average_last"):
         raise UserError(f"{source}: config knob 'checkpoint' = 'averaged' needs weights averaged in training: "
                         "set average_last to the epochs to average (e.g. 3), or use checkpoint='best'")
+    if out.get("freeze_backbone_epochs", 0) >= out.get("epochs", 1):
+        raise UserError(f"{source}: config knob 'freeze_backbone_epochs' ({out['freeze_backbone_epochs']}) must be "
+                        f"below epochs ({out['epochs']}), or the backbone never trains")
     if out.get("fold", 0) >= out.get("folds", 1):
         raise UserError(f"{source}: config knob 'fold' must be below folds={out['folds']}, got {out['fold']}")
     return Config(out)

@@ -4,7 +4,8 @@ The optimizer is timm's create_optimizer_v2 (torch's AdamW, Adam or SGD undernea
 torch has the kernel) over parameter groups made here: norms and biases get no weight decay; for
 fine-tuning, the backbone's groups get `backbone_lr_scale` times the lr and, with `layer_decay`,
 timm's layer-wise decay (its param_groups_layer_decay: the layers nearest the input learn
-slowest); `freeze_backbone_epochs` holds the backbone's lr at 0 for the first epochs. With none of
+slowest); `freeze_backbone_epochs` holds the backbone's lr at 0 for the first epochs, after
+which it joins at the schedule's lr of the moment (no warm-up of its own). With none of
 them set the groups are the two of earlier versions, in their order, so old checkpoints resume.
 
 The schedule is lr = base_lr * warmup * shape, where
@@ -51,6 +52,12 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
                                                             **options, **more), groups)
 
 
+def head_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The lr metrics.csv shows: the first group's outside the backbone (the heads', at the full
+    lr), not a frozen or layer-decayed backbone group's."""
+    return next((g["lr"] for g in optimizer.param_groups if not g.get("backbone")), optimizer.param_groups[0]["lr"])
+
+
 def param_groups(model: nn.Module, cfg) -> list[dict]:
     """Weight-decay groups of `model`; with a fine-tuning knob its backbone's apart (marked
     "backbone", with their "lr_scale"), the rest (the heads) at the full lr."""
@@ -94,8 +101,8 @@ def fused(kind: Callable[..., torch.optim.Optimizer], groups: list[dict], **opti
     time: for mobilenetv3_small_100 (142 tensors) an AdamW step took 21.6 ms fused-off and 4.0 ms
     fused on 2 CPU cores, 4% of a training step at 112x112, batch 64. GradScaler drives the fused
     kernels too: it hands them its scale and inf flag on the device, and they skip the update."""
-    try:
-        return kind(groups, fused=True, **options)
+    try:  # on copies: torch writes fused=True into the groups it was given before it refuses them
+        return kind([dict(g) for g in groups], fused=True, **options)
     except (RuntimeError, TypeError, ValueError):  # no fused kernel here (older torch, another device)
         return kind(groups, **options)
 

@@ -95,7 +95,11 @@ class CheckpointMixin:
             if state.get(name) is None:
                 raise UserError(f"{path}: holds no {name} state, so this configuration cannot continue it; "
                                 "start a new run")
-            part.load_state_dict(state[name])
+            try:
+                part.load_state_dict(state[name])
+            except ValueError as error:  # e.g. other parameter groups: a fine-tuning knob changed
+                raise UserError(f"{path}: its {name} state does not fit this configuration ({error}); resume with "
+                                "the knobs it was trained with, or start a new run") from None
         self.best, self.stale = state["best"], state["stale"]
         self.replan = state.get("config", {}).get("time_limit_minutes", 0) != self.cfg.time_limit_minutes
         if self.replan:  # the stored plan was made for another time limit: plan anew from the knobs now

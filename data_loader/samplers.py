@@ -17,10 +17,9 @@ from torch.utils.data import Sampler
 class EpochSampler(Sampler):
     """Shuffled (or, with `weights`, drawn with replacement in proportion to them) indices of
     `size` samples, each paired with an augmentation seed. With `share` below 1 an epoch draws
-    only that share of them: shorter, more frequent epochs. Without weights the epochs walk one
-    permutation in chunks, so every ceil(1 / share) epochs (a pass) see every sample (a chunk
-    that runs past the permutation's end continues into the next pass's); with weights each
-    epoch draws anew in proportion to them.
+    only that share of them: shorter, more frequent epochs. Without weights the epochs walk a
+    stream of permutations in chunks, so every stretch of ceil(1 / share) epochs (a pass) sees
+    every sample; with weights each epoch draws anew in proportion to them.
 
     Under DDP every rank makes the same draw (same seed, same weights) and takes its own
     positions of it: `num_replicas` / `rank` shard one epoch's draw between processes; every rank sees
@@ -58,13 +57,15 @@ class EpochSampler(Sampler):
 
 
     def _chunk(self) -> torch.Tensor:
-        """This epoch's `draws` samples (share below 1): its chunk of its pass's permutation."""
-        chunks = -(-self.size // self.draws)  # epochs per pass
-        step = max(self.epoch - 1, 0)  # epochs count from 1
-        pass_, first = divmod(step, chunks)
+        """This epoch's `draws` samples (share below 1): the next stretch of one stream of
+        permutations (a new one each time the last is used up), so the epochs of a pass see every
+        sample once and no sample comes back before the others had their turn."""
+        start = max(self.epoch - 1, 0) * self.draws  # epochs count from 1
+        first = start // self.size
         perms = [torch.randperm(self.size, generator=torch.Generator().manual_seed(
-            (self.seed * 1_000_003 + p) * 7_919 + 104_729)) for p in (pass_, pass_ + 1)]
-        return torch.cat(perms)[first * self.draws:(first + 1) * self.draws]
+            (self.seed * 1_000_003 + p) * 7_919 + 104_729)) for p in (first, first + 1)]
+        offset = start - first * self.size
+        return torch.cat(perms)[offset:offset + self.draws]
 
 
 def inverse_frequency(labels: np.ndarray) -> torch.Tensor:

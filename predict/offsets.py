@@ -33,6 +33,7 @@ FILE = "offsets.json"
 GRID = np.round(np.arange(-2.0, 2.01, 0.1), 2)
 ROUNDS = 3
 SPLITS = 5
+FIT = f"grid {GRID[0]}..{GRID[-1]}/{len(GRID)}, {ROUNDS} rounds, {SPLITS} splits"  # kept offsets.json must match
 MODES = ("off", "head", "class")
 _HEAD_OF = np.stack([np.array(decode(np.arange(NUM_CLASSES))[i]) for i in range(3)])  # (3, 18): mask, gender, age
 
@@ -98,7 +99,8 @@ def per_class(mode: str, params: np.ndarray) -> np.ndarray:
 
 def fit(log_probs: np.ndarray, truth: np.ndarray, mode: str) -> np.ndarray:
     """Parameters maximising macro F1 of argmax(log_probs + offsets), by coordinate ascent over
-    GRID, ROUNDS times over the parameters (a tie keeps the smaller offset)."""
+    GRID, ROUNDS times over the parameters (only a strict gain moves a parameter; its values are
+    tried from the smallest offset out)."""
     params = np.zeros(NUM_CLASSES if mode == "class" else sum(HEAD_SIZES.values()))
     best = macro_f1(truth, (log_probs + per_class(mode, params)).argmax(1))
     for _ in range(ROUNDS):

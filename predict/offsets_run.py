@@ -10,17 +10,18 @@ from predict import offsets as offsets_lib
 from predict import predictor, run_validation
 
 
-def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str) -> offsets_lib.Offsets:
+def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
+           validation: run_validation.Validation | None = None) -> offsets_lib.Offsets:
     if mode == "off":
         return offsets_lib.Offsets()
-    key = {"mode": mode, **run_validation.key(models, runs, weights, tta)}
+    key = {"mode": mode, "fit": offsets_lib.FIT, **run_validation.key(models, runs, weights, tta)}
     stored = offsets_lib.Offsets.load(runs[0] / offsets_lib.FILE) if len(runs) == 1 else None
     if stored is not None and stored.key == key:
         setup_logging().info(f"decision offsets: fitted on validation earlier ({runs[0] / offsets_lib.FILE})")
         return stored
     started = time.perf_counter()
     try:
-        table, probs = run_validation.validation(models, weights, tta)
+        table, probs = (validation or run_validation.Validation(models, weights, tta)).get()
     except predictor.DifferentValidation:
         return offsets_lib.Offsets(mode, key=key, reason="not applied: these runs were validated on different "
                                    "persons, so no validation can fit offsets for their ensemble")

@@ -21,7 +21,21 @@ def key(models: list, runs: list[Path], weights, tta: list[str]) -> dict:
             "data": cfg.data_dir}
 
 
-def validation(models: list, weights, tta: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """(validation table, (N, 18) probabilities) of the ensemble; predictor.DifferentValidation
-    when the runs were validated on different persons."""
-    return predictor.ensemble_validation([m.validation(tta) for m in models], "mean", weights)
+class Validation:
+    """(validation table, (N, 18) probabilities) of the ensemble, predicted once for every decision
+    that asks (`get()`); predictor.DifferentValidation when the runs were validated on different
+    persons."""
+
+    def __init__(self, models: list, weights, tta: list[str]):
+        self.models, self.weights, self.tta, self._done = models, weights, tta, None
+
+    def get(self) -> tuple[pd.DataFrame, np.ndarray]:
+        if self._done is None:
+            try:
+                self._done = predictor.ensemble_validation([m.validation(self.tta) for m in self.models], "mean",
+                                                           self.weights)
+            except predictor.DifferentValidation as error:
+                self._done = error
+        if isinstance(self._done, Exception):
+            raise self._done
+        return self._done

@@ -14,7 +14,8 @@ from predict.offsets import Offsets
 
 
 def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
-           among: tuple[list[str], np.ndarray], offsets: Offsets | None = None) -> vote_guard.Decision:
+           among: tuple[list[str], np.ndarray], offsets: Offsets | None = None,
+           validation: run_validation.Validation | None = None) -> vote_guard.Decision:
     """How the vote acts on these runs: decided from their validation (with the decision
     `offsets` applied, as they are to the eval pictures), grouped among the eval pictures `among`
     (files, probabilities; predict/vote_guard.py), or read from a single run's person_vote.json
@@ -31,7 +32,7 @@ def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
         return stored
     started = time.perf_counter()
     try:
-        table, probs = run_validation.validation(models, weights, tta)
+        table, probs = (validation or run_validation.Validation(models, weights, tta)).get()
     except predictor.DifferentValidation:
         return vote_guard.Decision(mode, key=key, reason="these runs were validated on different persons, so no "
                                    "validation shows what the vote does to their ensemble; vote one run, or "

@@ -76,3 +76,14 @@ def test_a_trainer_builds_its_own_optimizer_through_the_hook(tiny_cfg):
     trainer = Plain(tiny_cfg)
     trainer.fit()
     assert type(trainer.updater.optimizer) is torch.optim.SGD
+
+
+def test_a_freeze_as_long_as_the_run_is_refused_and_metrics_show_the_heads_lr():
+    with pytest.raises(UserError, match="freeze_backbone_epochs.*never trains"):
+        _cfg("epochs=3", "freeze_backbone_epochs=3")
+    from base.optim import head_lr
+
+    model, cfg = _model(), _cfg("freeze_backbone_epochs=1", "scheduler=none")
+    optimizer = build_optimizer(model, cfg)
+    Schedule(optimizer, cfg, updates_per_epoch=4)
+    assert optimizer.param_groups[0]["lr"] == 0.0 and head_lr(optimizer) == 0.01

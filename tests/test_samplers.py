@@ -100,8 +100,10 @@ def test_a_share_walks_one_permutation_so_a_pass_sees_every_picture():
         sampler.set_epoch(epoch)
         epochs.append([i for i, _ in sampler])
     assert all(len(e) == 26 and len(set(e)) == 26 for e in epochs)
-    for first in (0, 4):  # each pass of four quarter-epochs covers all 103 pictures
-        assert set().union(*epochs[first:first + 4]) == set(range(103))
+    assert set().union(*epochs[:4]) == set(range(103))  # four quarter-epochs cover all 103 pictures
+    assert len(set().union(*epochs[:3])) == 78  # and none comes back before the others had their turn
+    stream = [i for e in epochs for i in e]
+    assert all(set(stream[k * 103:(k + 1) * 103]) == set(range(103)) for k in range(2))  # pass after pass
     assert epochs[0] != epochs[4]  # a new permutation every pass
     sampler.set_epoch(3, start=5)  # a resumed epoch continues the same chunk
     assert [i for i, _ in sampler] == epochs[2][5:]

@@ -96,15 +96,27 @@ def test_a_loss_monitored_study_refuses_a_space_that_changes_the_loss_scale(tiny
 def test_the_base_config_is_trial_0_and_the_trial_budget_is_the_studys(tiny_overrides, tmp_path, capsys):
     pytest.importorskip("optuna")
     folder = tune.main(["--space", str(_space(tmp_path)), "--trials", "2", "--trial-minutes", "5",
-                        *_args(tiny_overrides, "lr=0.0123")])
+                        *_args(tiny_overrides, "lr=0.0123", "age_thresholds=30,58")])
     trials = _trials(folder).sort_values("number")
     first = json.loads((folder / trials.iloc[0]["folder"] / "config.json").read_text())
-    assert first["lr"] == 0.0123 and first["loss"] == "ce" and pd.isna(trials.iloc[0]["param_lr"])
+    assert first["lr"] == 0.0123 and first["loss"] == "ce" and first["age_thresholds"] == [30, 58]
+    # the space's own suggestions give the base back, so every sampler learns from it
+    assert (trials.iloc[0]["param_lr"], trials.iloc[0]["param_old_from"], trials.iloc[0]["param_loss"]) == (
+        0.0123, 58, "ce")
     assert json.loads((folder / trials.iloc[1]["folder"] / "config.json").read_text())["lr"] == pytest.approx(
         trials.iloc[1]["param_lr"])
     with pytest.raises(SystemExit) as exit_:
         tune.main(["--resume", str(folder), "--trial-minutes", "9", "--trials", "3"])
     assert exit_.value.code == 2 and "--trial-minutes is part of the study" in capsys.readouterr().err
+
+
+def test_a_base_outside_the_space_is_still_trial_0_as_it_is(tiny_overrides, tmp_path):
+    pytest.importorskip("optuna")
+    folder = tune.main(["--space", str(_space(tmp_path)), "--trials", "2", *_args(tiny_overrides, "lr=0.5")])
+    trials = _trials(folder).sort_values("number")
+    assert pd.isna(trials.iloc[0]["param_lr"])  # 0.5 is outside the space's lr range: no suggestion gives it
+    assert json.loads((folder / trials.iloc[0]["folder"] / "config.json").read_text())["lr"] == 0.5
+    assert (folder / "importances.png").is_file()
 
 
 def test_a_pruned_study_writes_trials_csv_pictures_and_a_best_py_train_accepts(tiny_overrides, tmp_path):
@@ -168,10 +180,8 @@ def test_kill_9_during_trial_3_then_resume_finishes_exactly_6(tiny_overrides, tm
     assert killed["state"] == "fail" and "interrupted" in killed["reason"]
     retry = trials[(trials["number"] > 2) & (trials["param_lr"] == killed["param_lr"])]
     assert len(retry) == 1  # the interrupted trial's params, tried once more
-    drawn = trials.dropna(subset=["param_lr"])  # trial 0 is the base config: nothing drawn
-    assert trials["param_lr"].isna().sum() == 1 and trials.loc[trials["param_lr"].isna(), "number"].tolist() == [0]
-    pairs = list(zip(drawn["param_lr"], drawn["param_old_from"], strict=True))
-    assert len(set(pairs)) == 5, "a resumed sampler must not draw the first run's trials again"
+    drawn = list(zip(trials["param_lr"], trials["param_old_from"], strict=True))  # trial 0: the base's own
+    assert len(set(drawn)) == 6, "a resumed sampler must not draw the first run's trials again"
     assert trials["folder"].is_unique and trials["number"].is_unique
     assert sorted(p.name for p in folder.glob("trial-*")) == sorted(trials["folder"])
 

@@ -87,7 +87,14 @@ def pictures(study_dir: Path, study) -> None:
     import matplotlib.pyplot as plt
 
     plots = optuna().visualization.matplotlib
-    for name, draw in (("history", plots.plot_optimization_history), ("importances", plots.plot_param_importances),
+    searched = sorted({k for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" for k in t.params})
+
+    def importances(study):  # over the searched parameters: a base trial outside the space has none
+        if not searched:
+            raise ValueError("no complete trial with searched parameters yet")
+        return plots.plot_param_importances(study, params=searched)
+
+    for name, draw in (("history", plots.plot_optimization_history), ("importances", importances),
                        ("intermediate", plots.plot_intermediate_values)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental

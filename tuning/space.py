@@ -146,13 +146,81 @@ def _same_score(base: config_lib.Config, cfg: config_lib.Config, knobs: dict, wh
                        ("scale", "the scale of the loss it monitors")):
         if mine[part] != theirs[part]:
             changed = [k for k in knobs if base[k] != cfg[k]]
-            culprit = next((k for k in changed if scored_by(base.replace(**{k: cfg[k]}))[part] != mine[part]),
-                           changed[0] if changed else "?")
+            alone = [k for k in changed if _alone_changes(base, k, cfg[k], part)]
+            culprit = (alone or changed or ["?"])[0]
             before, after = ((f"{culprit}={s['scale'].get(culprit)!r}" for s in (mine, theirs)) if part == "scale"
                              else (mine[part], theirs[part]))
             raise UserError(f"{where}: knob {culprit!r} cannot be searched: it changes {what} "
                             f"({before} -> {after}), so trials would not compare; set it in the base "
                             "config (--config/--set) instead")
+
+
+class _Replay(DryTrial):
+    """A dry trial that answers each suggestion from `fixed` (else its low end, first choice) and
+    records what each suggestion could have been."""
+
+    def __init__(self, fixed: dict[str, Any]):
+        super().__init__(0)
+        self.fixed, self.options = fixed, {}
+
+    def _keep(self, name: str, value: Any) -> Any:
+        return super()._keep(name, self.fixed.get(name, value))
+
+    def suggest_float(self, name, low, high, *, step=None, log=False):
+        self.options[name] = ("float", low, high)
+        return super().suggest_float(name, low, high, step=step, log=log)
+
+    def suggest_int(self, name, low, high, *, step=1, log=False):
+        self.options[name] = ("int", list(range(low, high + 1, step)) if (high - low) // step < 512 else [])
+        return super().suggest_int(name, low, high, step=step, log=log)
+
+    def suggest_categorical(self, name, choices):
+        self.options[name] = ("categorical", list(choices))
+        return super().suggest_categorical(name, choices)
+
+
+def base_params(space: Space, base: config_lib.Config) -> dict[str, Any] | None:
+    """Suggestions under which space() gives back the base config's own values, or None when
+    no such suggestions were found (the base lies outside the space). A suggestion named after a
+    knob takes the base's value; the others are searched among their choices (ints and
+    categoricals), a few passes over them, keeping what matches the most knobs."""
+    def mismatches(fixed: dict[str, Any]) -> tuple[int, _Replay]:
+        trial = _Replay(fixed)
+        try:
+            knobs = space(trial)
+            cfg = config_lib.build({**base.to_dict(), **dict(knobs)}, source="space(trial)")
+        except Exception:
+            return 10**6, trial
+        return sum(cfg[k] != base[k] for k in knobs), trial
+
+    fixed: dict[str, Any] = {}
+    for _ in range(3):
+        worst, trial = mismatches(fixed)
+        for name, option in trial.options.items():
+            if name in base and _within(base[name], option):
+                fixed[name] = base[name]
+            elif option[0] != "float" and (name not in fixed or worst):
+                scored = [(mismatches({**fixed, name: c})[0], i, c) for i, c in enumerate(option[1])]
+                if scored:
+                    fixed[name] = min(scored)[2]
+        worst, trial = mismatches(fixed)
+        if not worst:
+            return {name: trial.params[name] for name in trial.params}
+    return None
+
+
+def _within(value: Any, option: tuple) -> bool:
+    if option[0] == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and option[1] <= value <= option[2]
+    return value in option[1]
+
+
+def _alone_changes(base: config_lib.Config, knob: str, value: Any, part: str) -> bool:
+    """Whether setting `knob` alone changes that part of what the base is scored by."""
+    try:
+        return scored_by(base.replace(**{knob: value}))[part] != scored_by(base)[part]
+    except UserError:  # a knob that must change together with another: not alone
+        return False
 
 
 def check(space: Space, base: config_lib.Config, path: str | Path) -> int:

@@ -1,7 +1,7 @@
 """One trial: the base config plus what space(trial) returns, trained as an ordinary run in
 <study>/trial-NNNN/, every epoch's monitored value reported to the pruner. Trial 0 is the base
-config itself (queued when the study is made), so a study's best is never worse than it on the
-study's own metric.
+config itself (queued when the study is made, never pruned), so a study's best is never worse
+than it on the study's own metric.
 
 A pruned trial stops through BaseTrainer.stop(): the epoch ends as usual (metrics.csv, best.pt,
 last.pt, pictures, summary.json), so its folder is a complete run that stopped early, and
@@ -25,7 +25,8 @@ from group import build
 from tuning import space as space_lib
 from tuning.study_dir import Settings, trial_folder
 
-BASE = "base_config"  # the user attribute of trial 0: the study's base config, space() not asked
+BASE = "base_config"  # the user attribute of trial 0, the study's base config: "space" (its suggestions
+# reproduce it) or "config" (outside the space: the config as it is, space() not asked)
 
 
 @dataclass
@@ -46,7 +47,7 @@ class PruningReporter(Callback):
         value = float(row[self.monitor])
         self.trial.report(value, step=int(row["epoch"]))
         last = row["epoch"] >= min(trainer.cfg.epochs, trainer.updater.schedule.epochs)  # ends anyway: complete
-        if not last and self.trial.should_prune():
+        if not last and not self.trial.user_attrs.get(BASE) and self.trial.should_prune():  # the base runs in full
             trainer.stop(f"pruned by the tuner at epoch {row['epoch']} ({self.monitor} {value:.4f})")
 
 
@@ -57,7 +58,7 @@ def run(trial, space, settings: Settings, study_dir: Path) -> Outcome:
     trial.set_user_attr("host", socket.gethostname())
     started = time.perf_counter()
     try:
-        if trial.user_attrs.get(BASE):  # so no study ends worse than the config it started from
+        if trial.user_attrs.get(BASE) == "config":  # so no study ends worse than the config it started from
             cfg, knobs = settings.base_config, {}
         else:
             cfg, knobs = space_lib.trial_config(space, trial, settings.base_config, where=f"trial {trial.number}")

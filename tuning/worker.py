@@ -50,8 +50,8 @@ def open_study(settings: Settings, study_dir: Path, worker: int = 0, create: boo
               "pruner": engine.pruner(settings.pruner)}
     if create:
         study = opt.create_study(direction=direction, load_if_exists=True, **kwargs)
-        if not study.get_trials(deepcopy=False):  # trial 0: the base config as it is (tuning/trial.py)
-            study.enqueue_trial({}, user_attrs={BASE: True})
+        if not study.get_trials(deepcopy=False):
+            queue_base(study, settings, study_dir)
         return study
     try:
         study = opt.load_study(**kwargs)
@@ -62,6 +62,21 @@ def open_study(settings: Settings, study_dir: Path, worker: int = 0, create: boo
     # after a resume: the seed moves on with the trials already in the study (and differs per worker).
     study.sampler = engine.sampler(settings.sampler, base.seed + 7919 * worker + len(study.get_trials(deepcopy=False)))
     return study
+
+
+def queue_base(study, settings: Settings, study_dir: Path) -> None:
+    """Trial 0: the base config itself, as the space's own suggestions where the space can say it
+    (so every sampler learns from it), else the config as it is, outside the space (samplers that
+    model only the parameters every trial has, cmaes, gp and qmc, would then draw at random:
+    there it is left out, and the log says so)."""
+    params = space_lib.base_params(space_lib.load(study_dir / SPACE_COPY), settings.base_config)
+    if params is not None:
+        study.enqueue_trial(params, user_attrs={BASE: "space"})
+    elif settings.sampler in ("cmaes", "gp", "qmc"):
+        logger(study_dir).info(f"the base config is not inside the space, and sampler {settings.sampler} models only "
+                               "parameters every trial has: it is not trial 0; best.py may score below it")
+    else:
+        study.enqueue_trial({}, user_attrs={BASE: "config"})
 
 
 def finished(study) -> int:
