@@ -47,7 +47,7 @@ def measure(run: Path, tta: list[str], with_vote: bool, log) -> dict:
     labels = eval_table["ans"].to_numpy()
     val_table, val_probs = model.validation(tta)
     probs = model.predict(eval_table, tta)
-    out = {"preset": model.cfg.name, "seed": model.cfg.seed, "plain": scored(probs, labels)}
+    out = {"preset": model.cfg.name or run.name, "seed": model.cfg.seed, "plain": scored(probs, labels)}
     shifts = {}
     for mode in ("head", "class"):
         shifts[mode] = offsets.decide(val_table, val_probs, mode, model.cfg.seed)
