@@ -182,10 +182,10 @@ checkpoint: Literal["best", "last", "averaged"] = "best"  # "averaged": needs av
 inference_batch_size: int = 128  # pictures per step when predicting (validation, inference.py)
 tta: list[str] = []              # test-time views averaged with the plain one: "flip", "scale",
                                  # "shift", "brightness" (inference.py --tta overrides)
-decision_offsets: Literal["off", "head", "class"] = "off"  # log-offsets toward rare classes fitted on
+decision_offsets: Literal["off", "head", "class"] = "head"  # log-offsets toward rare classes fitted on
                                  # validation for macro F1 (before the person vote): "head" 8 (per class
-                                 # of each head), "class" 18; applied only when they gain on persons they
-                                 # were not fitted on (inference.py --offsets overrides; docs/leaderboard.md)
+                                 # of each head), "class" 18, "off"; applied only when they gain on persons
+                                 # they were not fitted on (inference.py --offsets; docs/leaderboard.md)
 person_vote: Literal["off", "vote", "assign"] = "off"  # find each person's pictures among the eval
                                  # pictures (no labels needed) and decide gender and age per person;
                                  # "assign": and 5 worn / 1 incorrect / 1 none masks in each group of
