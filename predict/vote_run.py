@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base.run_dir import setup_logging
 from predict import person_groups, predictor, run_validation, vote_guard
 from predict.offsets import Offsets
 
@@ -26,25 +25,17 @@ def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
     offsets = offsets or Offsets()
     key = {"mode": mode, **run_validation.key(models, runs, weights, tta),
            "grouping": [cfg.person_vote_size, cfg.seed], "offsets": offsets.values}
-    stored = vote_guard.Decision.load(runs[0] / vote_guard.FILE) if len(runs) == 1 else None
-    if stored is not None and stored.key == key:
-        setup_logging().info(f"person vote: decided from validation earlier ({runs[0] / vote_guard.FILE})")
-        return stored
-    started = time.perf_counter()
-    try:
-        table, probs = (validation or run_validation.Validation(models, weights, tta)).get()
-    except predictor.DifferentValidation:
-        return vote_guard.Decision(mode, key=key, reason="these runs were validated on different persons, so no "
-                                   "validation shows what the vote does to their ensemble; vote one run, or "
-                                   "ensemble runs of one split (or --person-vote-guard off)")
-    decision = vote_guard.decide(cfg, table, offsets.apply(probs), mode, among)
-    decision.key, decision.figures["seconds"] = key, round(time.perf_counter() - started, 1)
-    if len(runs) == 1:
+
+    def decide_now() -> vote_guard.Decision:
         try:
-            decision.save(runs[0] / vote_guard.FILE)
-        except OSError as error:  # a read-only run folder: the copy beside --out is what counts
-            setup_logging().info(f"person vote: could not keep the decision in {runs[0]} ({error.strerror})")
-    return decision
+            table, probs = (validation or run_validation.Validation(models, weights, tta)).get()
+        except predictor.DifferentValidation:
+            return vote_guard.Decision(mode, reason="these runs were validated on different persons, so no "
+                                       "validation shows what the vote does to their ensemble; vote one run, or "
+                                       "ensemble runs of one split (or --person-vote-guard off)")
+        return vote_guard.decide(cfg, table, offsets.apply(probs), mode, among)
+
+    return run_validation.kept_or_made(runs, vote_guard.FILE, vote_guard.Decision.load, key, decide_now, "person vote")
 
 
 def find_persons(cfg, table: pd.DataFrame, log, leave_out=(), cut_scale: float = 1.0) -> np.ndarray:
