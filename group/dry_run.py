@@ -22,10 +22,9 @@ from base.config import Config
 from base.errors import UserError
 from base.run_dir import setup_logging
 from data_loader.layout import data_root, read_eval
-from group.registry import build
+from group.registry import build, runner
 from group.run_group import RunGroup
 from predict import predictor
-from trainer import get_trainer
 
 # One epoch (of one batch), nothing outside the temporary folder: no image cache on disk, no
 # pictures, no TensorBoard or W&B run (W&B would open a run on its server).
@@ -71,17 +70,12 @@ def dry_run(cfg: Config, resumed: Path | None = None) -> dict:
 
 
 def _is_group(cfg: Config) -> bool:
-    return bool(cfg.kfold or cfg.pseudo_from) or issubclass(get_trainer(cfg.trainer), RunGroup)
+    return issubclass(runner(cfg), RunGroup)
 
 
 def _kind(cfg: Config) -> str:
     """The folder name a run of `cfg` gets without a `name`: its group's kind, or "run"."""
-    if cfg.kfold:
-        return "kfold"
-    if cfg.pseudo_from:
-        return "pseudo"
-    trainer = get_trainer(cfg.trainer)
-    return trainer.kind if issubclass(trainer, RunGroup) else "run"
+    return runner(cfg).kind if _is_group(cfg) else "run"
 
 
 def _first_trainer(cfg: Config, group: Path):

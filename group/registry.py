@@ -13,10 +13,16 @@ GROUPS: Registry = Registry("run group")
 register_group = GROUPS.register
 
 
-def build(cfg):
-    """A k-fold group when `kfold`, else a pseudo-labelling group when `pseudo_from`, else the trainer."""
+def runner(cfg) -> type:
+    """The class that trains `cfg`: a k-fold group when `kfold`, else a pseudo-labelling group when
+    `pseudo_from`, else the trainer (which may be a group registered as one, like "separate")."""
     if cfg.kfold:
-        return GROUPS.get("kfold")(cfg)
+        return GROUPS.get("kfold")
     if cfg.pseudo_from:
-        return GROUPS.get("pseudo")(cfg)
-    return get_trainer(cfg.trainer)(cfg)
+        return GROUPS.get("pseudo")
+    return get_trainer(cfg.trainer)
+
+
+def build(cfg):
+    """An instance of `runner(cfg)` for `cfg`."""
+    return runner(cfg)(cfg)

@@ -22,9 +22,9 @@ from typing import Any
 from base import config as config_lib
 from base.errors import UserError
 from data_loader.transforms import PRESETS
+from group.registry import runner
 from group.run_group import RunGroup
 from model.tta import VIEWS
-from trainer import get_trainer
 
 Space = Callable[[Any], Mapping[str, Any]]
 
@@ -46,8 +46,8 @@ LOSS_SCALE = ("loss", "head_loss", "class_weights", "label_smoothing", "focal_ga
 def scored_by(cfg: config_lib.Config) -> dict:
     """What a trial of `cfg` reports as its score: the metric and direction, the persons it is
     measured on, and for a loss the knobs that set its scale."""
-    trainer = get_trainer(cfg.trainer)
-    if cfg.kfold or cfg.pseudo_from or issubclass(trainer, RunGroup):
+    trainer = runner(cfg)
+    if issubclass(trainer, RunGroup):
         metric = "val_f1"  # a group reports its own validation row (tuning/trial.py)
     elif cfg.monitor != "auto":
         metric = cfg.monitor
@@ -205,7 +205,7 @@ def base_params(space: Space, base: config_lib.Config) -> dict[str, Any] | None:
                     fixed[name] = min(scored)[2]
         worst, trial = mismatches(fixed)
         if not worst:
-            return {name: trial.params[name] for name in trial.params}
+            return dict(trial.params)
     return None
 
 
