@@ -21,14 +21,21 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text if quiet or not action.option_strings else f"{text} (default: %(default)s)"
 
 
+def size_parts(text: str) -> tuple[int, int] | None:
+    """The two whole numbers of a size as typed: HEIGHT,WIDTH (128,96), 128x96, or one number for
+    a square; None when `text` is not written so. The one reading of a size, for these flags and
+    for a size knob's --set value (base/config.py)."""
+    parts = text.lower().replace("x", ",").split(",")
+    parts = parts * 2 if len(parts) == 1 else parts
+    return (int(parts[0]), int(parts[1])) if len(parts) == 2 and all(p.strip().isdigit() for p in parts) else None
+
+
 def size(text: str) -> tuple[int, int]:
     """HEIGHT,WIDTH in pixels (128,96, or 128x96); one number is a square."""
-    parts = text.replace("x", ",").replace("X", ",").split(",")
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+    parts = size_parts(text)
+    if parts is None or min(parts) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size; write HEIGHT,WIDTH in pixels, e.g. 128,96")
-    return int(parts[0]), int(parts[1])
+    return parts
 
 
 def _whole(text: str) -> int | None:

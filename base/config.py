@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from base.cli_types import size_parts
 from base.errors import UserError
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config.py"
@@ -280,9 +281,7 @@ def _is_size(tp: Any) -> bool:
 
 def _size(text: str) -> Any:
     """384x288, 384,288 or 384 (a square) as (height, width); anything else is left to the type check."""
-    parts = text.lower().replace("x", ",").split(",")
-    parts = parts * 2 if len(parts) == 1 else parts
-    return tuple(int(p) for p in parts) if len(parts) == 2 and all(p.strip().isdigit() for p in parts) else text
+    return size_parts(text) or text
 
 
 def _loosen(value: Any, tp: Any) -> Any:
