@@ -18,15 +18,13 @@ these lines.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from base.atomic import write_text
 from data_loader.labels import HEAD_SIZES, NUM_CLASSES, decode
+from predict.kept import Kept
 from predict.vote_guard import macro_f1
 
 FILE = "offsets.json"
@@ -39,7 +37,7 @@ _HEAD_OF = np.stack([np.array(decode(np.arange(NUM_CLASSES))[i]) for i in range(
 
 
 @dataclass
-class Offsets:
+class Offsets(Kept):
     """What inference adds to the log-probabilities, and the validation figures behind it."""
 
     mode: str = "off"
@@ -67,19 +65,6 @@ class Offsets:
         return (f"decision offsets {self.mode}: {verb}: on {f['persons']} validation persons, fitted on halves and "
                 f"scored on the other halves, macro F1 {f['base_f1']:.4f} -> {f['base_f1'] + f['gain']:.4f} "
                 f"({f['gain']:+.4f}; >=60 F1 {f['base_60']:.3f} -> {f['base_60'] + f['gain_60']:.3f}); {self.reason}")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1) + "\n"
-
-    def save(self, path: Path) -> None:
-        write_text(path, self.to_json())
-
-    @classmethod
-    def load(cls, path: Path) -> Offsets | None:
-        try:
-            return cls(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
 
 
 def shifted(probs: np.ndarray, values: np.ndarray) -> np.ndarray:

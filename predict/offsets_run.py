@@ -6,6 +6,7 @@ from pathlib import Path
 
 from predict import offsets as offsets_lib
 from predict import predictor, run_validation
+from predict.kept import kept_or_made
 
 
 def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
@@ -22,4 +23,4 @@ def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
                                        "so no validation can fit offsets for their ensemble")
         return offsets_lib.decide(table, probs, mode, models[0].cfg.seed)
 
-    return run_validation.kept_or_made(runs, offsets_lib.FILE, offsets_lib.Offsets.load, key, fit, "decision offsets")
+    return kept_or_made(runs, offsets_lib.FILE, offsets_lib.Offsets, key, fit, "decision offsets")

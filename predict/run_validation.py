@@ -3,14 +3,11 @@ runs' validation, predicted with the submission's own weights and TTA views, and
 says when a decision kept in a run folder still holds for them."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from base.run_dir import setup_logging
 from predict import predictor
 
 
@@ -43,21 +40,3 @@ class Validation:
             raise self._done
         return self._done
 
-
-def kept_or_made(runs: list[Path], file: str, load: Callable, key: dict, make: Callable, what: str):
-    """A decision (offsets, the vote's) kept in a single run's `file` for the same `key`, else
-    `make()`'s, stamped with the key and its seconds and kept there for the next inference."""
-    stored = load(runs[0] / file) if len(runs) == 1 else None
-    if stored is not None and stored.key == key:
-        setup_logging().info(f"{what}: decided from validation earlier ({runs[0] / file})")
-        return stored
-    started = time.perf_counter()
-    made = make()
-    made.key = key
-    made.figures["seconds"] = round(time.perf_counter() - started, 1)
-    if len(runs) == 1:
-        try:
-            made.save(runs[0] / file)
-        except OSError as error:  # a read-only run folder: nothing is lost but the time
-            setup_logging().info(f"{what}: could not keep the decision in {runs[0]} ({error.strerror})")
-    return made

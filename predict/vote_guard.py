@@ -37,16 +37,14 @@ scores the decision on a held-out eval set.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from base.atomic import write_text
 from base.errors import UserError
 from predict import person_groups, person_vote
+from predict.kept import Kept
 
 STRENGTHS = (0.25, 0.5, 0.75, 1.0)
 CUT_SCALES = (1.0, 0.8, 0.6)   # the calibrated cut, and tighter ones (purer, smaller groups)
@@ -60,7 +58,7 @@ FILE = "person_vote.json"
 
 
 @dataclass
-class Decision:
+class Decision(Kept):
     """What the vote does at inference, and the validation figures it was decided from."""
 
     mode: str                      # asked for: "vote" or "assign"
@@ -94,19 +92,6 @@ class Decision:
         verb = "applied" if self.strength == 1 else "applied, weakened"
         return (f"person vote {self.mode}: {verb} ({setting}): {where} macro F1 {f['base_f1']:.4f} -> "
                 f"{f['chosen_f1']:.4f}, {self.reason}{full}")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1) + "\n"
-
-    def save(self, path: Path) -> None:
-        write_text(path, self.to_json())
-
-    @classmethod
-    def load(cls, path: Path) -> Decision | None:
-        try:
-            return cls(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
 
 
 def plain(mode: str) -> Decision:

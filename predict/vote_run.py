@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from predict import person_groups, predictor, run_validation, vote_guard
+from predict.kept import kept_or_made
 from predict.offsets import Offsets
 
 
@@ -35,7 +36,7 @@ def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
                                        "ensemble runs of one split (or --person-vote-guard off)")
         return vote_guard.decide(cfg, table, offsets.apply(probs), mode, among)
 
-    return run_validation.kept_or_made(runs, vote_guard.FILE, vote_guard.Decision.load, key, decide_now, "person vote")
+    return kept_or_made(runs, vote_guard.FILE, vote_guard.Decision, key, decide_now, "person vote")
 
 
 def find_persons(cfg, table: pd.DataFrame, log, leave_out=(), cut_scale: float = 1.0) -> np.ndarray:
