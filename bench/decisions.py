@@ -36,9 +36,9 @@ def scored(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return s["f1"], s["f1_60plus"]
 
 
-def measure(run: Path, tta: list[str], with_vote: bool, log) -> dict:
-    """{setting: (eval macro F1, eval >=60 F1)} of one run, and what the decisions chose."""
-    model = predictor.load(run, {})
+def measure(run: Path, model, tta: list[str], with_vote: bool, log) -> dict:
+    """{setting: (eval macro F1, eval >=60 F1)} of one run (`model`, loaded from it), and what the
+    decisions chose."""
     root = Path(model.cfg.data_dir)
     if not (root / "eval" / "answers.csv").is_file():
         raise UserError(f"{run}: its data_dir {root} has no eval/answers.csv; pass runs trained on facebench")
@@ -79,9 +79,9 @@ def main() -> None:
         if not (run / "config.json").is_file():
             raise UserError(f"{run}: no config.json; pass run folders made by train.py")
         started = time.perf_counter()
-        tta = predictor.load(run, {}).cfg.tta if args.tta == "run" else [
-            v for v in args.tta.split(",") if v not in ("", "none")]
-        row = measure(run, tta, args.vote, log)
+        model = predictor.load(run, {})
+        tta = model.cfg.tta if args.tta == "run" else [v for v in args.tta.split(",") if v not in ("", "none")]
+        row = measure(run, model, tta, args.vote, log)
         rows.append(row)
         cells = " | ".join(f"{k} {v[0]:.4f} / {v[1]:.3f}" for k, v in row.items() if isinstance(v, tuple))
         print(f"{row['preset']} seed {row['seed']} ({time.perf_counter() - started:.0f}s): {cells}", flush=True)

@@ -56,11 +56,14 @@ def commands(line: str) -> list[list[str]]:
         return []
     out, current = [], []
     for word in words:
-        if word in ("&&", ";", "|", "||") or word.endswith(";"):
+        if word in ("&&", ";", "|", "||"):
             out.append(current)
-            current = [] if word in ("&&", ";", "|", "||") else []
-            continue
-        current.append(word)
+            current = []
+        elif word.endswith(";"):  # `cmd --flag;`: the word belongs to the command it ends
+            out.append([*current, word[:-1]])
+            current = []
+        else:
+            current.append(word)
     out.append(current)
     return [c for c in out if c]
 
