@@ -111,6 +111,11 @@ label_smoothing: float = 0.1     # "label_smoothing": share of the target spread
 head_weights: dict[Literal["mask", "gender", "age"], float] = {"mask": 1.0, "gender": 1.0, "age": 1.0}  # each
                                  # head's share of the loss (multihead and attribute trainers)
 sigmoid_heads: list[Literal["class", "mask", "gender", "age"]] = []  # one-vs-rest sigmoids, not softmax
+age_target: Literal["group", "years"] = "group"  # what an age head learns: "group", the 3 age groups;
+                                 # "years", the age in years as a distribution over 0..120 (a Gaussian
+                                 # of width age_sigma), summed into the groups at age_thresholds
+                                 # (multihead, separate and attribute trainers; docs/training-recipes.md)
+age_sigma: float = 2.0           # "years": the width in years of each person's age distribution
 
 # ---- optimisation ---------------------------------------------------------------------------
 epochs: int = 12                 # passes over the training split (fewer with time_limit_minutes or patience)

@@ -51,7 +51,7 @@ from data_loader.photo_size import too_small_warning
 from data_loader.split import load_split
 from data_loader.transforms import normalization, normalize
 from model.backbone import create_backbone
-from model.heads import class_counts, head_specs, one_hot_targets
+from model.heads import class_counts, head_specs, head_targets
 from model.metric import validation_metrics
 from model.model import FaceClassifier
 
@@ -208,7 +208,7 @@ class BaseTrainer(CheckpointMixin):
             step = progress.step
             images = self.to_device(images)
             targets = targets.to(self.device, non_blocking=True)
-            images, soft = self.mixer(images, one_hot_targets(targets, self.heads), epoch, step)
+            images, soft = self.mixer(images, head_targets(targets, self.specs), epoch, step)
             self.callbacks.on_train_batch(self, epoch, step, images)
             with updater.sync(step), updater.autocast():
                 outputs = self.train_model(images)
@@ -216,7 +216,7 @@ class BaseTrainer(CheckpointMixin):
             with updater.sync(step):
                 size = updater.backward(loss, step)  # batches in the update it made, or 0
             preds = self.probabilities({k: v.detach().float() for k, v in outputs.items()}).argmax(1)
-            progress.add(loss, preds, encode(*targets.T))  # stays on the device (base/epoch_progress.py)
+            progress.add(loss, preds, encode(*targets[:, :3].T))  # stays on the device (base/epoch_progress.py)
             if progress.step % SYNC_EVERY == 0:  # the host waits for the device only here
                 progress.flush()  # a non-finite loss stops the run here, at most SYNC_EVERY steps late
                 bar.set_postfix(loss=f"{progress.mean_loss():.4f}")

@@ -61,6 +61,7 @@ _RULES = {
                          "in [0, 1] (or a list of such)"),
     "mix_alpha": (lambda v: v > 0, "greater than 0"),
     "focal_gamma": (lambda v: v >= 0, "0 or more"),
+    "age_sigma": (lambda v: v > 0, "greater than 0 (years)"),
     "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "class_weights": (lambda v: not isinstance(v, str) or v in ("none", "inverse", "sqrt_inverse"),
                       "'none', 'inverse', 'sqrt_inverse' or {head: [weights]}"),

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from base import distributed
 from base.base_data_loader import BaseDataLoader
 from base.update import amp_dtype
-from model.heads import one_hot_targets
+from model.heads import head_targets
 from model.tta import build_views
 
 
@@ -46,7 +46,7 @@ def predict(trainer, model: torch.nn.Module, loader: BaseDataLoader, desc: str =
                 outputs = {k: v.float() for k, v in model(view(images)).items()}
             batch.append(trainer.probabilities(outputs))
             if targets[0, 0] >= 0 and len(batch) == 1:  # the loss of the plain view, summed on the device
-                soft = one_hot_targets(targets.to(device), trainer.heads)
+                soft = head_targets(targets.to(device), trainer.specs)
                 total = total + trainer.loss(outputs, soft).double() * len(images)
                 count += len(images)
         probs.append(torch.stack(batch).mean(0).cpu())

@@ -164,7 +164,7 @@ def step(work: Work, check: Check) -> None:
     if work.cpu:
         return check.say("step", CUDA_ONLY, "one fp32 training step, GPU against CPU")
     from base import config as config_lib
-    from model.heads import one_hot_targets
+    from model.heads import head_targets
     from trainer import get_trainer
 
     # SGD: the update is lr x gradient, so it shows the gradients' difference (Adam's first step
@@ -186,7 +186,7 @@ def step(work: Work, check: Check) -> None:
         trainer.train_model.train()
         with trainer.updater.autocast():
             loss = trainer.loss(trainer.train_model(trainer.to_device(images)),
-                                one_hot_targets(targets.to(trainer.device), trainer.heads))
+                                head_targets(targets.to(trainer.device), trainer.specs))
         trainer.updater.backward(loss, 0)
         losses[name] = loss.item()
     after = {name: dict(t.model.named_parameters()) for name, t in trainers.items()}

@@ -6,15 +6,15 @@ import time
 
 import torch
 
-from model.heads import one_hot_targets
+from model.heads import head_targets
 
 
 def pure_compute(trainer, batches: int) -> float:
     """Seconds per sample of training steps on one pre-made batch."""
     cfg = trainer.cfg
     images = torch.randn(cfg.batch_size, 3, *cfg.image_size).to(trainer.device, memory_format=trainer.memory_format)
-    targets = torch.zeros(cfg.batch_size, 3, dtype=torch.int64, device=trainer.device)
-    soft = one_hot_targets(targets, trainer.heads)
+    targets = torch.zeros(cfg.batch_size, 4, dtype=torch.int64, device=trainer.device)
+    soft = head_targets(targets, trainer.specs)
     trainer.train_model.train()
     for i in range(batches + 3):
         if i == 3:  # warmed up

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from data_loader.face_crop import config_transform
 from data_loader.images import read_rgb
 
-TARGET_COLUMNS = ("mask", "gender", "age_group")
+TARGET_COLUMNS = ("mask", "gender", "age_group")  # and "age" in years where the table has it (else -1)
 
 
 def image_reader(cfg) -> Callable[[str], np.ndarray]:
@@ -28,9 +28,10 @@ def _read_cropped(crop: Callable, file: str) -> np.ndarray:
 
 
 class FaceDataset(Dataset):
-    """(image tensor, target) pairs; target = LongTensor([mask, gender, age_group]).
+    """(image tensor, target) pairs; target = LongTensor([mask, gender, age_group, age in years]).
 
-    Without label columns (the eval set) the target is [-1, -1, -1]. With `images` (the
+    Without label columns (the eval set) the target is [-1, -1, -1, -1]; without an age (a
+    pseudo-labelled image) the last is -1. With `images` (the
     decoded-image cache, in table order) nothing is read from disk.
     """
 
@@ -39,10 +40,11 @@ class FaceDataset(Dataset):
         self.files = table["file"].tolist()
         self.read = read  # without the cache: decode (and face-crop) every time
         self.images = images  # decoded once (data_loader/image_cache.py), or None: decode every time
+        self.targets = torch.full((len(table), 4), -1, dtype=torch.int64)
         if all(c in table for c in TARGET_COLUMNS):
-            self.targets = torch.tensor(table[list(TARGET_COLUMNS)].to_numpy(np.int64))
-        else:
-            self.targets = torch.full((len(table), 3), -1, dtype=torch.int64)
+            self.targets[:, :3] = torch.tensor(table[list(TARGET_COLUMNS)].to_numpy(np.int64))
+            if "age" in table:
+                self.targets[:, 3] = torch.tensor(table["age"].to_numpy(np.int64))
         self.transform = transform
 
     def __len__(self) -> int:

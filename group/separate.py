@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from base.config import Config
-from data_loader.labels import HEAD_SIZES
 from group.run_group import RunGroup
-from model.heads import ATTRIBUTES, head_specs
+from model.heads import ATTRIBUTES, attribute_heads, head_specs
 from trainer.registry import register_trainer
 
 
@@ -26,7 +25,8 @@ class SeparateModels(RunGroup):
     def __init__(self, cfg: Config):
         super().__init__(cfg)
         for task in ATTRIBUTES:  # bad head knobs fail now, not after two models
-            head_specs(self.member_config(task, Path()), {task: HEAD_SIZES[task]})
+            member = self.member_config(task, Path())
+            head_specs(member, attribute_heads(member, (task,)))
 
     def plan(self) -> list[str]:
         return list(ATTRIBUTES)

@@ -161,10 +161,14 @@ def class_weights(counts: torch.Tensor, how: str | Mapping | None, head: str) ->
 
 
 def build_loss(spec: str | Mapping[str, float], head: str, activation: str, cfg,
-               counts: torch.Tensor | None = None) -> Loss:
-    """The loss of one head: a registered name, or {name: weight, ...} summed."""
+               counts: torch.Tensor | None = None,
+               expand: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Loss:
+    """The loss of one head: a registered name, or {name: weight, ...} summed. `expand` maps the
+    class weights of the head's labels to its outputs where they differ (an age head over years)."""
     parts = {spec: 1.0} if isinstance(spec, str) else dict(spec)
     weights = class_weights(counts, cfg.class_weights, head) if counts is not None else None
+    if weights is not None and expand is not None:
+        weights = expand(weights)
     losses = []
     for name, share in parts.items():
         factory = LOSSES.get(name)

@@ -6,7 +6,7 @@ import torch
 from base import config as config_lib
 from base.errors import UserError
 from data_loader.layout import add_labels
-from model.heads import attribute_only, combine_attributes, head_probabilities, head_specs, one_hot_targets
+from model.heads import attribute_only, combine_attributes, head_probabilities, head_specs, head_targets
 from predict.predictor import combine_probabilities
 
 
@@ -57,8 +57,9 @@ def test_sigmoid_head_trains_with_binary_cross_entropy():
 
 
 def test_one_hot_targets_per_head():
-    targets = torch.tensor([[2, 1, 0], [0, 0, 2]])
-    out = one_hot_targets(targets, {"class": 18, "gender": 2})
+    targets = torch.tensor([[2, 1, 0, 25], [0, 0, 2, 61]])
+    cfg = config_lib.load(overrides=["trainer=multihead"])
+    out = head_targets(targets, {**head_specs(config_lib.load(), {"class": 18}), **head_specs(cfg, {"gender": 2})})
     assert out["class"].argmax(1).tolist() == [15, 2] and out["gender"].argmax(1).tolist() == [1, 0]
 
 

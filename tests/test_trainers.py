@@ -23,6 +23,8 @@ def _check_submission(run, tiny_data, tmp_path):
     ["trainer=multihead", "head_weights={'mask': 1.0, 'gender': 0.5, 'age': 2.0}"],
     ["trainer=multihead", "sigmoid_heads=['mask', 'gender', 'age']"],
     ["trainer=attribute", "task=age"],
+    ["trainer=multihead", "age_target=years", "class_weights=sqrt_inverse", "mix=cutmix"],
+    ["trainer=attribute", "task=age", "age_target=years"],
 ])
 def test_each_trainer_kind_trains_and_submits(knobs, tiny_overrides, tiny_data, tmp_path):
     train.main(_sets(tiny_overrides + knobs))

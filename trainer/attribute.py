@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 
 from base.base_trainer import BaseTrainer
-from data_loader.labels import HEAD_SIZES
-from model.heads import attribute_only, head_probabilities
+from model.heads import attribute_heads, attribute_only
 from trainer.registry import register_trainer
 
 
@@ -18,7 +17,7 @@ from trainer.registry import register_trainer
 class AttributeTrainer(BaseTrainer):
     def __init__(self, cfg):
         self.task = cfg.task
-        self.heads = {cfg.task: HEAD_SIZES[cfg.task]}
+        self.heads = attribute_heads(cfg, (cfg.task,))
         self.default_monitor = self.monitor_default(cfg)
         super().__init__(cfg)
 
@@ -28,4 +27,4 @@ class AttributeTrainer(BaseTrainer):
         return f"val_f1_{cfg.task}"
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return attribute_only(head_probabilities(outputs[self.task], self.specs[self.task].activation), self.task)
+        return attribute_only(self.specs[self.task].probabilities(outputs[self.task]), self.task)

@@ -1,17 +1,19 @@
-"""Mask, gender and age heads on one backbone; the 18 classes are their product."""
+"""Mask, gender and age heads on one backbone; the 18 classes are their product (the age head
+learns the age groups, or with age_target="years" the age in years: model/age_years.py)."""
 from __future__ import annotations
 
 import torch
 
 from base.base_trainer import BaseTrainer
-from data_loader.labels import HEAD_SIZES
-from model.heads import ATTRIBUTES, combine_attributes, head_probabilities
+from model.heads import ATTRIBUTES, attribute_heads, combine_attributes
 from trainer.registry import register_trainer
 
 
 @register_trainer("multihead")
 class MultiHeadTrainer(BaseTrainer):
-    heads = dict(HEAD_SIZES)
+    def __init__(self, cfg):
+        self.heads = attribute_heads(cfg)  # the age head over years with age_target="years"
+        super().__init__(cfg)
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return combine_attributes(*(head_probabilities(outputs[h], self.specs[h].activation) for h in ATTRIBUTES))
+        return combine_attributes(*(self.specs[h].probabilities(outputs[h]) for h in ATTRIBUTES))

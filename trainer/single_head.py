@@ -5,7 +5,6 @@ import torch
 
 from base.base_trainer import BaseTrainer
 from data_loader.labels import NUM_CLASSES
-from model.heads import head_probabilities
 from trainer.registry import register_trainer
 
 
@@ -14,4 +13,4 @@ class SingleHeadTrainer(BaseTrainer):
     heads = {"class": NUM_CLASSES}
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return head_probabilities(outputs["class"], self.specs["class"].activation)
+        return self.specs["class"].probabilities(outputs["class"])

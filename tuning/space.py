@@ -40,7 +40,7 @@ FIXED = {"seed": "picks the validation persons", "folds": "picks the validation 
 
 # Knobs that shape a loss's scale: a study monitoring a loss compares trials only at one setting.
 LOSS_SCALE = ("loss", "head_loss", "class_weights", "label_smoothing", "focal_gamma", "head_weights", "trainer",
-              "sigmoid_heads")
+              "sigmoid_heads", "age_target", "age_sigma")
 
 
 def scored_by(cfg: config_lib.Config) -> dict:
