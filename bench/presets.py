@@ -5,8 +5,10 @@
 
 PRESET: experiment files (default: config.py configs/fast.py configs/best_pretrained.py); config.py
 alone is the plain default. Every preset runs as `python train.py --config PRESET` with the
-protocol's knobs on top, then `python inference.py` (with the preset's own TTA; presets with TTA
-are scored without it too) and the benchmark's score.py. A protocol pins what a fair comparison
+protocol's knobs on top, then `python inference.py --offsets off` (with the preset's own TTA;
+presets with TTA are scored without it too) and the benchmark's score.py: the plain argmax, so the
+rows compare what training learnt; bench/decisions.py scores the decision offsets and the person
+vote paired on the runs --keep keeps. A protocol pins what a fair comparison
 holds equal, the work included, so its numbers compare across machines:
 
     P2  torchvision's mobilenet_v2 with its ImageNet weights from a local file (--weights-file,
@@ -110,7 +112,8 @@ def run_preset(preset: str, seed: int, knobs: list[str], data: Path, runs: Path,
     rows = []
     for tta in ([",".join(config["tta"]), "none"] if config["tta"] else ["none"]):
         out = runs / f"submission-{tta.replace(',', '+')}.csv"
-        done = subprocess.run([sys.executable, "inference.py", "--run", str(run), "--tta", tta, "--out", str(out)],
+        done = subprocess.run([sys.executable, "inference.py", "--run", str(run), "--tta", tta, "--offsets", "off",
+                               "--out", str(out)],
                               cwd=ROOT, capture_output=True, text=True)
         if done.returncode:
             raise UserError(f"{label}, seed {seed}: inference.py stopped: {done.stderr.strip().splitlines()[-1:]}")
