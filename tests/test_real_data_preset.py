@@ -10,7 +10,7 @@ from data_loader.demo_data import generate
 from data_loader.photo_size import too_small_warning
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPE = ("trainer", "age_thresholds", "loss", "class_weights", "ema", "tta")
+RECIPE = ("trainer", "age_thresholds", "age_target", "loss", "class_weights", "ema", "tta")
 
 
 def test_the_gpu_preset_is_competition_sized_with_the_best_recipe():
