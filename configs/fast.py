@@ -3,10 +3,10 @@
 A quick look at real data: 3 epochs of mask/gender/age heads, 58- and 59-year-olds trained as
 >=60, label smoothing and sqrt_inverse class weights; no EMA, no TTA.
 
-Eval 18-class macro F1 under the benchmark's protocol P (mobilenetv3_small_100 from scratch,
-112x112, 2 CPU cores): 0.3796 in 376 s (seed 42; on the same machine the default config.py
-scored 0.3604 +- 0.0110 over three seeds in its 615 s, which fitted the same 3 epochs);
-measured with: python bench/presets.py configs/fast.py
+Eval 18-class macro F1 under the benchmark's pinned protocol P2 (torchvision mobilenet_v2, ImageNet
+weights from a local file, 112x112, 3 epochs), seeds 42 / 7 / 1: 0.5449 +- 0.0223, against
+0.5091 +- 0.0027 for the default config.py (docs/benchmarks.md has the tables);
+measured with: python bench/presets.py configs/fast.py --seeds 42 7 1
 """
 name = "fast"
 trainer = "multihead"
