@@ -25,15 +25,17 @@ AGE_MAX = 120  # the layout accepts ages 0..120
 AGE_YEARS = AGE_MAX + 1
 
 
-def year_groups(thresholds: Sequence[int]) -> torch.Tensor:
-    """(AGE_YEARS,) age group 0/1/2 of every year at `thresholds`."""
-    years = torch.arange(AGE_YEARS)
+def year_groups(thresholds: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """(AGE_YEARS,) age group 0/1/2 of every year at `thresholds`: data_loader.labels.age_group's
+    rule, made on `device` itself, so a training step copies nothing from the host (which would
+    make it wait for the device, see base/epoch_progress.py)."""
+    years = torch.arange(AGE_YEARS, device=device)
     return (years >= thresholds[0]).long() + (years >= thresholds[1]).long()
 
 
 def group_probabilities(year_probs: torch.Tensor, thresholds: Sequence[int]) -> torch.Tensor:
     """(N, 3) age-group probabilities from (N, AGE_YEARS) probabilities over years."""
-    groups = torch.nn.functional.one_hot(year_groups(thresholds), 3).to(year_probs)
+    groups = torch.nn.functional.one_hot(year_groups(thresholds, year_probs.device), 3).to(year_probs.dtype)
     return year_probs @ groups
 
 
@@ -44,11 +46,11 @@ def year_rows(ages: torch.Tensor, groups: torch.Tensor, sigma: float, thresholds
     known = ages >= 0
     centre = ages.clamp(0, AGE_MAX).float()[:, None]
     gaussian = torch.exp(-0.5 * ((years - centre) / sigma) ** 2)
-    in_group = (year_groups(thresholds).to(ages.device) == groups[:, None]).float()
+    in_group = (year_groups(thresholds, ages.device) == groups[:, None]).float()
     rows = torch.where(known[:, None], gaussian, in_group)
     return rows / rows.sum(1, keepdim=True)
 
 
 def year_weights(group_weights: torch.Tensor, thresholds: Sequence[int]) -> torch.Tensor:
     """(AGE_YEARS,) class weights of the years: each year its group's weight."""
-    return group_weights[year_groups(thresholds)]
+    return group_weights[year_groups(thresholds, group_weights.device)]

@@ -1,10 +1,11 @@
 """The exact-age target: an age head over years, summed into the three groups."""
+import numpy as np
 import pytest
 import torch
 
 from base import config as config_lib
 from base.errors import UserError
-from data_loader.labels import decode
+from data_loader.labels import age_group, decode
 from model.age_years import AGE_YEARS, group_probabilities, year_groups, year_rows, year_weights
 from model.heads import head_specs, head_targets
 from trainer import get_trainer
@@ -26,6 +27,8 @@ def test_groups_are_the_sums_of_their_years_at_the_thresholds():
     groups = group_probabilities(probs, (30, 58))
     assert torch.allclose(groups[:, 2], probs[:, 58:].sum(1)) and torch.allclose(groups[:, 0], probs[:, :30].sum(1))
     assert year_groups((30, 60))[[29, 30, 59, 60]].tolist() == [0, 1, 1, 2]
+    for thresholds in ((30, 60), (30, 58), (25, 45)):  # the layout's rule, every year
+        assert year_groups(thresholds).tolist() == age_group(np.arange(AGE_YEARS), thresholds).tolist()
 
 
 @pytest.mark.parametrize("thresholds", ["30,60", "30,58"])
