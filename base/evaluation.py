@@ -5,12 +5,15 @@ Validation, inference and the averaged weights' scores all go through `predict`.
 scored in every view of `tta` (model/tta.py) and the views' probabilities are averaged; the loss
 is the plain view's, kept on the device and read once at the end, where the loader's rows have
 targets (inference pictures have none). Under DDP each process scores its share and every one
-gets all the probabilities back in table order. Autocast follows the `amp` knob, as in training.
+gets all the probabilities back in table order. Autocast follows the `amp` knob, as in training;
+a batch whose probabilities come out non-finite under it (fp16 overflows where a bf16 run is
+predicted on a GPU without native bf16) is scored again in fp32, and the log says so once.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -38,21 +41,37 @@ def predict(trainer, model: torch.nn.Module, loader: BaseDataLoader, desc: str =
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
     bar = tqdm(total=len(loader.sampler), desc=desc, unit="img", leave=False, dynamic_ncols=True,
                disable=None if world.main else True)
+    redone = 0
     for images, targets in loader:
         images = trainer.to_device(images)
-        batch = []
-        for view in views:
-            with autocast:
-                outputs = {k: v.float() for k, v in model(view(images)).items()}
-            batch.append(trainer.probabilities(outputs))
-            if targets[0, 0] >= 0 and len(batch) == 1:  # the loss of the plain view, summed on the device
-                soft = head_targets(targets.to(device), trainer.specs)
-                total = total + trainer.loss(outputs, soft).double() * len(images)
-                count += len(images)
-        probs.append(torch.stack(batch).mean(0).cpu())
+        batch, loss = _score(trainer, model, views, images, targets, autocast)
+        if dtype is not None and not torch.isfinite(batch).all():  # on the host copy: no extra wait
+            batch, loss = _score(trainer, model, views, images, targets, nullcontext())
+            redone += 1
+        probs.append(batch)
+        if loss is not None:  # summed on the device
+            total, count = total + loss, count + len(images)
         bar.update(len(images))
     bar.close()
+    if redone:
+        trainer.log.warning(f"{desc}: {redone} batch(es) gave non-finite probabilities in {str(dtype)[6:]}; "
+                            "scored again in fp32")
     total = float(total)  # one read, not one per batch
     probs = distributed.gather_ordered(torch.cat(probs).numpy(), len(loader.dataset), world)
     total, count = map(sum, zip(*distributed.gather((total, count), world), strict=True))
     return probs, (total / count if count else math.nan)
+
+
+def _score(trainer, model: torch.nn.Module, views: list, images: torch.Tensor, targets: torch.Tensor,
+           autocast) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One batch: its probabilities averaged over the views (on the host), and the plain view's
+    summed loss on the device (None without targets)."""
+    batch, loss = [], None
+    for view in views:
+        with autocast:
+            outputs = {k: v.float() for k, v in model(view(images)).items()}
+        batch.append(trainer.probabilities(outputs))
+        if targets[0, 0] >= 0 and len(batch) == 1:
+            soft = head_targets(targets.to(images.device), trainer.specs)
+            loss = trainer.loss(outputs, soft).double() * len(images)
+    return torch.stack(batch).mean(0).cpu(), loss
