@@ -1,0 +1,64 @@
+"""train.py under torchrun, then every rank's final state compared: the proof that DDP
+all-reduced, that the buffers were synced and that the EMA and the loss scale followed.
+
+    torchrun --nproc_per_node=2 bench/ddp_checksums.py OUT.json [train.py arguments]
+
+After each fit, every rank hashes its model's parameters, the weights it validated and saves
+(the EMA's when it is on, buffers included: validation syncs them from rank 0), the optimizer's
+state and the GradScaler's scale; rank 0 gathers the hashes and writes OUT.json:
+{"ranks": 2, "tensors": N, "differ": [names that differ between ranks]}. The model's own
+buffers are left out where the EMA is validated: DDP hands rank 0's buffers to the others at
+each forward, so after the last one each rank holds its own batch's statistics, and nothing
+saved or scored reads them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+import train  # noqa: E402
+from base import distributed  # noqa: E402
+from base.base_trainer import BaseTrainer  # noqa: E402
+
+
+def digest(tensor: torch.Tensor) -> str:
+    data = tensor.detach().cpu().contiguous()
+    return hashlib.sha1(data.reshape(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+def state_digests(trainer: BaseTrainer) -> dict[str, str]:
+    updater = trainer.updater
+    found = {f"param {k}": digest(v) for k, v in trainer.model.named_parameters()}
+    found |= {f"validated {k}": digest(v) for k, v in updater.eval_model.state_dict().items()}
+    for i, state in enumerate(updater.optimizer.state.values()):
+        found |= {f"optimizer {i} {k}": digest(v) for k, v in state.items() if torch.is_tensor(v)}
+    if updater.scaler.is_enabled():
+        found["loss scale"] = repr(updater.scaler.get_scale())
+    return found
+
+
+def main() -> None:
+    out = Path(sys.argv.pop(1))
+    fit = BaseTrainer.fit
+
+    def fit_then_compare(self, *args, **kwargs):
+        result = fit(self, *args, **kwargs)
+        every = distributed.gather(state_digests(self), self.world)
+        if self.world.main:
+            names = sorted(set().union(*every))
+            differ = [n for n in names if len({d.get(n) for d in every}) > 1]
+            out.write_text(json.dumps({"ranks": len(every), "tensors": len(names), "differ": differ}))
+        return result
+
+    BaseTrainer.fit = fit_then_compare
+    train.main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
