@@ -65,7 +65,7 @@ class BaseTrainer(CheckpointMixin):
         self.monitor = epoch_metrics.monitored(cfg.monitor, self.default_monitor)
         self.specs = head_specs(cfg, self.heads)  # checks the head knobs now; fit() adds class weights
         self.mixer = BatchMixer(cfg.mix, cfg.mix_prob, cfg.mix_alpha, cfg.seed)
-        self.device, self.world = distributed.join(cfg.device)  # torchrun: cuda:LOCAL_RANK
+        self.device, self.world = distributed.join(cfg.device, cfg.ddp_backend)  # torchrun: cuda:LOCAL_RANK
         amp_dtype(cfg.amp, self.device)  # an impossible precision fails now
         configure_cudnn(self.device, cfg.cudnn_benchmark)  # before the layout timing below
         seed_everything(cfg.seed)
@@ -97,7 +97,7 @@ class BaseTrainer(CheckpointMixin):
 
     def training_table(self, table: pd.DataFrame) -> pd.DataFrame:
         """The rows to train on: the train split, plus `pseudo_labels` rows; a hook for extra data."""
-        return training_rows(self.cfg, table)
+        return training_rows(self.cfg, table, self.world)
 
     def split_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
         """(train rows, validation rows, person -> fold): persons never straddle the split."""
@@ -131,11 +131,11 @@ class BaseTrainer(CheckpointMixin):
                 raise UserError(f"no {what} images left after the split and filters; check data_dir, folds and fold")
         saved = None  # (last.pt, its metrics rows): read by rank 0, for every process
         if resume and run is not None:  # another model's checkpoint fails here and changes nothing
-            saved = distributed.broadcast(self.read_last(Path(run)) if self.world.main else None, self.world)
+            saved = self.agreed_last(Path(run))
             self.keep_layout(saved[0] if saved else {})
         self.callbacks = Callbacks([*build_callbacks(cfg).items, *self.extra_callbacks] if self.world.main else [])
-        self.run = distributed.broadcast(
-            run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run") if self.world.main else None, self.world)
+        self.run = distributed.on_rank_0(lambda: run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run"),
+                                         self.world)
         with run_dir.removed_without_checkpoint(self.run, fresh=not resume and self.world.main):
             self.log = setup_logging(self.run if self.world.main else None, quiet=not self.world.main)
             train_loader, val_loader = self.loader(train_table, train=True), self.loader(val_table, train=False)

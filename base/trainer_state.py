@@ -16,7 +16,7 @@ import torch
 
 from base import checkpoint_files
 from base.device import seed_process
-from base.distributed import gather
+from base.distributed import gather, on_rank_0, same_everywhere
 from base.epoch_progress import EpochProgress
 from base.errors import UserError
 from base.weight_average import validated_weights
@@ -59,8 +59,7 @@ class CheckpointMixin:
 
     def read_last(self, run: Path) -> tuple[dict, list[dict]] | None:
         """(last.pt, the metrics.csv rows it has behind it) of `run`, or None when there is no
-        last.pt. Rank 0 reads them and hands them to the other processes: without a shared file
-        system theirs may be missing or older, and every process must continue from one epoch."""
+        last.pt. Rank 0 reads them for every process (agreed_last), so all continue from one epoch."""
         path = run / "last.pt"
         if not path.exists():
             return None
@@ -70,6 +69,14 @@ class CheckpointMixin:
             rows = pd.read_csv(run / "metrics.csv")
             history = rows[rows["epoch"] <= state["epoch"]].to_dict("records")
         return state, history
+
+    def agreed_last(self, run: Path) -> tuple[dict, list[dict]] | None:
+        """read_last() as rank 0 answers it, on every process; a last.pt that some machine lacks
+        (or holds another version of) stops them all: the next start may put rank 0 there."""
+        saved = on_rank_0(lambda: self.read_last(run), self.world)
+        if saved is not None:
+            same_everywhere(run / "last.pt", self.world)
+        return saved
 
     def keep_layout(self, state: dict) -> None:
         """A resumed run keeps the memory layout it was started with when `channels_last` is

@@ -1,7 +1,8 @@
 """What a BaseTrainer reads: the rows it trains on and the loaders that batch a table.
 
-    training_rows(cfg, table)     the train split less the `drop_ages` persons, plus the
-                                  `pseudo_labels` rows (checked images)
+    training_rows(cfg, table, world)   the train split less the `drop_ages` persons, plus the
+                                  `pseudo_labels` rows (read by rank 0 for every process; checked
+                                  images)
     build_loader(cfg, table, train, world, device)   batches of `table` from the decoded-image
                                   cache; training ones reproducible per epoch (EpochSampler,
                                   weighted when `sampler = "weighted"`); under DDP each process
@@ -27,9 +28,10 @@ from data_loader.transforms import build_transform
 from data_loader.verify import check_images
 
 
-def training_rows(cfg, table: pd.DataFrame) -> pd.DataFrame:
+def training_rows(cfg, table: pd.DataFrame, world: World | None = None) -> pd.DataFrame:
     """`table` (the train split) without the persons whose age falls in a `drop_ages` band, plus
-    the `pseudo_labels` rows when the config names a file."""
+    the `pseudo_labels` rows when the config names a file. Rank 0 reads that file for every
+    process: a pseudo-labelling round writes it where rank 0 runs, and no other machine has it."""
     if cfg.drop_ages:
         ages = table["age"].to_numpy()
         dropped = np.zeros(len(table), bool)
@@ -37,7 +39,8 @@ def training_rows(cfg, table: pd.DataFrame) -> pd.DataFrame:
             dropped |= (ages >= low) & (ages <= high)
         table = table[~dropped].reset_index(drop=True)
     if cfg.pseudo_labels:
-        extra = pseudo_labels.training_rows(cfg.pseudo_labels, data_root(cfg))
+        extra = distributed.on_rank_0(lambda: pseudo_labels.training_rows(cfg.pseudo_labels, data_root(cfg)),
+                                       world or World())
         extra = check_images(extra, "pseudo-labelled", cfg.skip_bad_images)
         table = pd.concat([table, extra], ignore_index=True)
     return table
@@ -61,8 +64,10 @@ def build_loader(cfg, table: pd.DataFrame, train: bool, world: World, device: to
 
 def cached_images(cfg, files: list[str], world: World):
     """The decoded-image cache of `files` (image_cache.load). Under torchrun a disk cache is built
-    once per machine: its local rank 0 decodes while the others wait, then every process maps the
-    one file; a memory cache is each process's own, within its share of the budget."""
+    once per cache folder: each machine's local rank 0 builds it, or waits for the machine that
+    holds its lock when they share the folder, while the machine's others wait here; then every
+    process maps the one file. A memory cache is each process's own, within its share of the
+    budget."""
     processes = world.local_size
     build_first = world.enabled and image_cache.cache_mode(files, cfg, processes) == "disk"
     if build_first and world.local_rank:

@@ -62,8 +62,7 @@ def average_last(trainer, train_loader: BaseDataLoader, val_loader: BaseDataLoad
     measured anew on the training pictures, validated. Rank 0 reads the files; every process
     ends with the same weights. Returns the averaged.csv row (None: no epoch files kept)."""
     cfg, world, run = trainer.cfg, trainer.world, trainer.run
-    averaged = distributed.broadcast(mean_of_last(run, len(trainer.history), cfg.average_last)
-                                     if world.main else None, world)
+    averaged = distributed.on_rank_0(lambda: mean_of_last(run, len(trainer.history), cfg.average_last), world)
     if averaged is None:
         return None
     kept, weights = averaged

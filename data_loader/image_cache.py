@@ -7,7 +7,8 @@ left to do. It lives in memory (DataLoader workers are forked and share its page
 copying) or, for data larger than the memory budget, in an .npy file opened as a memmap (every
 worker maps the same file; the OS page cache shares it). A disk cache is kept and reused by
 later runs; its name is a hash of the files (path, size, modification time), the size and the
-resize policy, so a change of any of them builds a new one.
+resize policy, so a change of any of them builds a new one. A cache file is built by one process
+and never replaced, even where machines share the cache folder (data_loader/build_once.py).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 
-from base.atomic import atomic_path
+from data_loader.build_once import build_once
 from data_loader.datasets import image_reader
 from data_loader.demo_data import default_cache_dir
 from data_loader.transforms import resize
@@ -67,12 +68,14 @@ def load(files: Sequence[str], cfg, threads: int | None = None, processes: int =
     crop = "" if cfg.face_crop == "off" else \
         f" {cfg.face_crop} {cfg.face_crop_margin} {cfg.face_crop_fallback} {cfg.image_size}"
     path = folder / f"{cache_key(files, (height, width), cfg.resize, crop)}.npy"
-    if not path.exists():
-        with atomic_path(path) as tmp:
-            images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), height, width, 3))
-            _fill(images, files, shrink, image_reader(cfg), threads)
-            images.flush()
-            del images
+
+    def write(tmp: Path) -> None:
+        images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), height, width, 3))
+        _fill(images, files, shrink, image_reader(cfg), threads)
+        images.flush()
+        del images
+
+    build_once(path, write)  # one builder per file, however many machines share the folder
     return np.load(path, mmap_mode="r")
 
 

@@ -29,11 +29,12 @@ class PseudoLabelling(RunGroup):
     kind = "pseudo"
     combine = "mean"
 
-    def __init__(self, cfg: Config):
-        super().__init__(cfg)
-        for source in cfg.pseudo_from:
+    def prepare(self, run: Path | None, resume: bool) -> Path:
+        # Checked by rank 0, which alone predicts with them (member_config).
+        for source in self.cfg.pseudo_from:
             if not (Path(source) / "config.json").is_file():
                 raise UserError(f"config knob 'pseudo_from': {source} is not a run folder made by train.py")
+        return super().prepare(run, resume)
 
     def plan(self) -> list[str]:
         return [f"round{r}" for r in range(1, self.cfg.pseudo_rounds + 1)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -60,16 +61,14 @@ class RunGroup:
         rank 0 makes the folder, prepares each member (its config, files it needs) and scores the
         group alone; every process trains each member together with the others."""
         cfg = self.cfg
-        _, world = distributed.join(cfg.device)
-        if world.main:
-            load_split(cfg)  # bad data fails before any folder is made
-        group = distributed.broadcast(self.prepare(run, resume) if world.main else None, world)
+        _, world = distributed.join(cfg.device, cfg.ddp_backend)
+        group = distributed.on_rank_0(lambda: self.prepare(run, resume), world)
         started = time.perf_counter()
         with run_dir.removed_without_checkpoint(group, fresh=not resume and world.main):
             for name in self.plan():
                 folder = group / name
                 # A member folder exists when resuming, or when member_config prepared its inputs.
-                member, again = distributed.broadcast(self.prepared_member(name, group) if world.main else None, world)
+                member, again = distributed.on_rank_0(partial(self.prepared_member, name, group), world)
                 build(member).fit(folder, resume=again)
         row = None
         if world.main:
@@ -78,6 +77,9 @@ class RunGroup:
         return distributed.broadcast(row, world)
 
     def prepare(self, run: Path | None, resume: bool) -> Path:
+        """The group folder with its config.json and group.json (rank 0); bad data fails before
+        any folder is made."""
+        load_split(self.cfg)
         group = run_dir.prepare(run, resume, self.cfg.runs_dir, self.cfg.name or self.kind)
         write_text(group / "config.json", json.dumps(self.cfg.to_dict(), indent=2) + "\n")
         write_group(group, self.kind, self.combine, self.predicting_members())
