@@ -19,6 +19,8 @@ name: str = ""                   # run folder prefix; "" = the experiment file's
 runs_dir: str = "runs"           # every run gets its own folder runs/<name>-<time>
 seed: int = 42                   # one seed for the split, weights, shuffling and augmentation
 device: str = "auto"             # "auto" (cuda when present), "cpu", "cuda", "cuda:1", ...
+ddp_backend: Literal["auto", "gloo"] = "auto"  # under torchrun: "auto" = nccl on CUDA, gloo on CPU;
+                                 # "gloo" on CUDA also lets processes share a GPU (slower than nccl)
 
 # ---- data -----------------------------------------------------------------------------------
 data_dir: str = "demo"           # the competition folder (train/ and eval/), or "demo"

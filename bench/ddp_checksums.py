@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import runpy
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-import train  # noqa: E402
 from base import distributed  # noqa: E402
 from base.base_trainer import BaseTrainer  # noqa: E402
 
@@ -57,7 +58,8 @@ def main() -> None:
         return result
 
     BaseTrainer.fit = fit_then_compare
-    train.main(sys.argv[1:])
+    sys.argv[0] = str(ROOT / "train.py")
+    runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ def test_each_process_binds_its_own_gpu_before_joining_the_group(monkeypatch):
 
     current, joined = [], []
     monkeypatch.setattr(torch.cuda, "set_device", lambda device: current.append(torch.device(device)))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
     monkeypatch.setattr(distributed.dist, "init_process_group", lambda backend, **kw: joined.append((backend, kw)))
     monkeypatch.setattr(distributed.dist, "new_group", lambda **kw: joined.append(("group", kw)))
@@ -122,3 +123,25 @@ def test_each_process_binds_its_own_gpu_before_joining_the_group(monkeypatch):
     with distributed.alone():  # rank 0's work for everyone: no group, no collective calls, its own GPU still
         assert distributed.init_from_env(device) == distributed.World() and distributed.env_rank() == 0
         assert distributed.local_device(torch.device("cuda", 0)) == device
+
+
+def test_gloo_lets_more_processes_than_gpus_share_them_and_nccl_says_how_many(monkeypatch):
+    """The GPU check's two processes on a one-GPU machine: ddp_backend="gloo" puts both on cuda:0
+    and joins over gloo; the default refuses with one line naming --nproc_per_node."""
+    from base import distributed
+    from base.errors import UserError
+
+    joined = []
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda backend, **kw: joined.append(backend))
+    monkeypatch.setattr(distributed.dist, "new_group", lambda **kw: None)
+    for name, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    device = distributed.local_device(torch.device("cuda"), "gloo")
+    distributed.init_from_env(device, "gloo")
+    assert device == torch.device("cuda", 0) and joined == ["gloo"]
+    with pytest.raises(UserError, match=r"local rank 1 .* 1 CUDA GPU\(s\) .*--nproc_per_node=1, or set "
+                                        r"ddp_backend='gloo'"):
+        distributed.local_device(torch.device("cuda"))
