@@ -52,7 +52,7 @@ budget="${BUDGET:-460}"
 # budget on purpose: a section that runs long takes from the later ones (the speed sections come
 # last, after every correctness check), and the budget keeps the whole under 8 minutes.
 sections=(data step precision resume inference syncs ddp speed-112 speed-384)
-declare -A limit=([data]=60 [step]=60 [precision]=120 [resume]=120 [inference]=60 [syncs]=60 [ddp]=150
+declare -A limit=([data]=60 [step]=60 [precision]=120 [resume]=120 [inference]=60 [syncs]=60 [ddp]=180
                   [speed-112]=150 [speed-384]=210)
 # Plain bash lookups: a `printf | grep -q` pipeline under pipefail fails now and then on a busy
 # machine (grep exits at its match, printf dies of SIGPIPE), and a requested section went missing.
