@@ -39,24 +39,41 @@ def resolve(experiment: str | None, overrides: list[str], resume: str | None, fo
 
 def _agreed(now: config_lib.Config, experiment: str | None, overrides: list[str], resume: str | None,
             force: bool) -> tuple[config_lib.Config, Path | None]:
-    """resolve() as rank 0 answers it, on every process. Each joins with the `device` of the
-    command's own config (the code is alike on every machine); a resumed run that trains on
-    another kind of device is refused here rather than failing inside DDP."""
+    """resolve() as rank 0 answers it, on every process. Each joins with the `device` and
+    `ddp_backend` of the run's config on its machine (_local_guess; the command's for a new run);
+    a resumed run that trains on another kind of device is refused here rather than failing
+    inside DDP."""
     from base import distributed  # torch: after the command line is understood
     from base.device import select_device
     from base.group_file import GROUP_FILE
 
-    device, world = distributed.join(now.device, now.ddp_backend)
+    joined = _local_guess(now, experiment, overrides, resume)
+    device, world = distributed.join(joined.device, joined.ddp_backend)
     if not resume:
         return distributed.on_rank_0(lambda: now, world), None
     run = distributed.on_rank_0(lambda: _run_folder(now, resume), world)
     for name in ("config.json", "last.pt", GROUP_FILE):
         distributed.same_everywhere(run / name, world)
     cfg = distributed.on_rank_0(lambda: _saved_config(run, experiment, overrides, force), world)
-    if cfg.device != now.device and select_device(cfg.device).type != device.type:
+    if cfg.device != joined.device and select_device(cfg.device).type != device.type:
         raise UserError(f"--resume {run}: the run trains on device {cfg.device!r}, but this command's config "
-                        f"(device {now.device!r}) joined torchrun on {device.type}; add --set device={cfg.device!r}")
+                        f"(device {joined.device!r}) joined torchrun on {device.type}; add --set device={cfg.device!r}")
     return cfg, run
+
+
+def _local_guess(now: config_lib.Config, experiment: str | None, overrides: list[str],
+                 resume: str | None) -> config_lib.Config:
+    """What this process joins with (`device`, `ddp_backend`) before rank 0 can tell it anything:
+    on resume the run's own knobs from this machine's copy, with this command's changes, so a run
+    started with ddp_backend='gloo' resumes on it without repeating it; else the command's."""
+    if resume:
+        try:
+            run = _run_folder(now, resume)
+            saved = config_lib.from_dict(json.loads((run / "config.json").read_text()), source=str(run))
+            return config_lib.load(experiment, overrides, base=saved)
+        except (OSError, ValueError, UserError):  # rank 0's answer, after joining, says what is wrong
+            pass
+    return now
 
 
 def _run_folder(now: config_lib.Config, resume: str) -> Path:

@@ -3,9 +3,11 @@ all-reduced, that the buffers were synced and that the EMA and the loss scale fo
 
     torchrun --nproc_per_node=2 bench/ddp_checksums.py OUT.json [train.py arguments]
 
-After each fit, every rank hashes its model's parameters, the weights it validated and saves
-(the EMA's when it is on, buffers included: validation syncs them from rank 0), the optimizer's
-state and the GradScaler's scale; rank 0 gathers the hashes and writes OUT.json:
+When the epochs end (after the last validation, before a weight average, which would hand every
+rank rank 0's weights), every rank hashes its model's parameters, the weights it validated and
+saves (the EMA's with its update count when it is on, buffers included: validation syncs them
+from rank 0), the optimizer's state and the GradScaler's scale; rank 0 gathers the hashes and
+writes OUT.json:
 {"ranks": 2, "tensors": N, "differ": [names that differ between ranks]}. The model's own
 buffers are left out where the EMA is validated: DDP hands rank 0's buffers to the others at
 each forward, so after the last one each rank holds its own batch's statistics, and nothing
@@ -36,7 +38,8 @@ def digest(tensor: torch.Tensor) -> str:
 def state_digests(trainer: BaseTrainer) -> dict[str, str]:
     updater = trainer.updater
     found = {f"param {k}": digest(v) for k, v in trainer.model.named_parameters()}
-    found |= {f"validated {k}": digest(v) for k, v in updater.eval_model.state_dict().items()}
+    validated = updater.ema if updater.ema is not None else updater.model
+    found |= {f"validated {k}": digest(v) for k, v in validated.state_dict().items()}
     for i, state in enumerate(updater.optimizer.state.values()):
         found |= {f"optimizer {i} {k}": digest(v) for k, v in state.items() if torch.is_tensor(v)}
     if updater.scaler.is_enabled():
@@ -46,10 +49,10 @@ def state_digests(trainer: BaseTrainer) -> dict[str, str]:
 
 def main() -> None:
     out = Path(sys.argv.pop(1))
-    fit = BaseTrainer.fit
+    train_epochs = BaseTrainer.train_epochs
 
-    def fit_then_compare(self, *args, **kwargs):
-        result = fit(self, *args, **kwargs)
+    def train_then_compare(self, *args, **kwargs):
+        result = train_epochs(self, *args, **kwargs)
         every = distributed.gather(state_digests(self), self.world)
         if self.world.main:
             names = sorted(set().union(*every))
@@ -57,7 +60,7 @@ def main() -> None:
             out.write_text(json.dumps({"ranks": len(every), "tensors": len(names), "differ": differ}))
         return result
 
-    BaseTrainer.fit = fit_then_compare
+    BaseTrainer.train_epochs = train_then_compare
     sys.argv[0] = str(ROOT / "train.py")
     runpy.run_path(sys.argv[0], run_name="__main__")
 

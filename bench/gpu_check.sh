@@ -92,16 +92,11 @@ if [[ "$report" == need* ]]; then
     offline=(env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null
              "$py" -m pip install --quiet --no-index --no-cache-dir)
     # Where pip cannot resolve against the image's own packages (opencv-python in place of
-    # opencv-python-headless, say), the wheels of the needed packages go in as they are, and only
-    # those: the image's own builds of everything else stay.
-    if ! "${offline[@]}" --find-links "$wheels" "${need[@]}" 2>/dev/null; then
-        mine=()
-        for wheel in "$wheels"/*.whl; do
-            [[ -v "needed[$(name_of "$(basename "$wheel")")]" ]] && mine+=("$wheel")
-        done
-        [ ${#mine[@]} -gt 0 ] && "${offline[@]}" --no-deps "${mine[@]}" \
-            || { echo "setup      FAIL pip could not install ${need[*]} from $wheels"; exit 1; }
-    fi
+    # opencv-python-headless, say), the needed packages go in without their dependencies, and
+    # only they: the image's own builds of everything else stay.
+    "${offline[@]}" --find-links "$wheels" "${need[@]}" 2>/dev/null \
+        || "${offline[@]}" --no-deps --find-links "$wheels" "${need[@]}" \
+        || { echo "setup      FAIL pip could not install ${need[*]} from $wheels"; exit 1; }
     report="$(probe)"
     [[ "$report" != need* ]] || { echo "setup      FAIL still: ${report#* -- }"; exit 1; }
 fi

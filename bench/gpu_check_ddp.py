@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 
-from gpu_check_kit import PY, Check, Work, metrics, run, sets, the_run
+from gpu_check_kit import PY, Check, Work, metrics, run, the_run
 
 KNOBS = {"epochs": 1, "accumulate_steps": 3, "ema": True, "clip_grad_norm": 5.0, "drop_rate": 0.3,
          "average_last": 1, "cache": "disk"}
@@ -65,8 +65,7 @@ def ddp(work: Work, check: Check) -> None:
     if not (same and whole):
         return
     sums.unlink()
-    if error := run([*probe, str(sums), "--resume", str(run_dir), *sets({"epochs": 2, **where})],
-                     work.log("ddp-resume")):
+    if error := run([*probe, str(sums), "--resume", str(run_dir), "--set", "epochs=2"], work.log("ddp-resume")):
         return check.say("ddp-resume", "FAIL", error)
     epochs = [r["epoch"] for r in metrics(run_dir)]
     same_state(check, "ddp-resume", checksums(sums) if epochs == ["1", "2"] else None,

@@ -35,15 +35,25 @@ class Check:
     def __init__(self, cpu: bool = False):
         self.failed, self.cpu, self.started = False, cpu, time.perf_counter()
 
-    def say(self, name: str, status: str, detail: str) -> None:
-        skipped = status.startswith("SKIP")
-        self.failed |= status == "FAIL" or (skipped and not self.cpu)
-        if skipped and not self.cpu:
+    def say(self, name: str, status: str, detail: str, missing: bool = True) -> None:
+        """`missing`=False: a SKIP of what does not apply to this machine, not of a prerequisite
+        that is missing; it fails nothing."""
+        counts = status.startswith("SKIP") and not self.cpu and missing
+        self.failed |= status == "FAIL" or counts
+        if counts:
             detail += "; a SKIP outside --cpu counts as a failure"
         print(f"{name:<10} {status} {detail} [{time.perf_counter() - self.started:.0f} s]", flush=True)
 
     def judge(self, name: str, ok: bool, detail: str) -> None:
         self.say(name, "PASS" if ok else "FAIL", detail)
+
+
+def gpu_amp() -> str:
+    """The half precision this GPU computes natively: bf16 from Ampere on, else fp16 (what
+    amp="auto" picks there; bf16 would only be emulated, several times slower)."""
+    from base.update import native_bf16
+
+    return "bf16" if native_bf16() else "fp16"
 
 
 def sets(knobs: dict) -> list[str]:
@@ -81,25 +91,32 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended but not yet reaped, does not). Read from /proc, not
+    Popen.poll(): inside the SIGTERM handler the interrupted Popen.wait() holds the lock poll needs."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def end_tree(process: subprocess.Popen, grace: float = 5.0) -> None:
     """SIGTERM to `process` (torchrun then stops its workers), `grace` seconds to end, then
     SIGKILL to every descendant still there, those met before the SIGTERM included (a worker
     whose parent died is no longer below it)."""
-    if process.poll() is not None:
-        tree = set()
-    else:
-        tree = descendants(process.pid)
-        process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            tree |= descendants(process.pid)
-    for pid in [process.pid, *tree] if process.poll() is None else tree:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    process.poll()
+    tree = descendants(process.pid)
+    if alive(process.pid):
+        os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tree |= descendants(process.pid)
+    for pid in {process.pid, *tree}:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def end_children(*_) -> None:

@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-from gpu_check_kit import CUDA_ONLY, F1_BAR, PY, Check, Work, finish, metrics, run, sets, start, the_run
+from gpu_check_kit import CUDA_ONLY, F1_BAR, PY, Check, Work, finish, gpu_amp, metrics, run, sets, start, the_run
 from gpu_check_steps import fp16_step
 
 SPEED = {"112": ("mobilenetv3_small_100", (112, 112)), "384": ("efficientnet_b0", (384, 288))}
@@ -45,8 +45,11 @@ RUN_KNOBS = {"bf16": {"amp": "bf16"}, "fp16": {"amp": "fp16", "clip_grad_norm": 
 def precision(work: Work, check: Check) -> None:
     """One fp16 update against the fp32 one (gpu_check_steps.py), while a bf16 and a forced-fp16
     run train side by side; each run must reach the F1 bar."""
-    kinds = ["bf16"] if work.cpu else ["bf16", "fp16"]
+    kinds = ["bf16"] if work.cpu else sorted({gpu_amp(), "fp16"})
     runs = {amp: start([PY, "train.py", *work.new_run(amp, **RUN_KNOBS[amp])], work.log(amp)) for amp in kinds}
+    if "bf16" not in kinds:
+        check.say("bf16", "SKIP (no native bf16)", "amp='auto' trains in fp16 on this GPU, which the fp16 run "
+                  "checks", missing=False)
     fp16_step(work, check)
     bar = F1_BAR[work.mode]
     for amp, process in runs.items():
@@ -102,12 +105,14 @@ def resume(work: Work, check: Check) -> None:
 
 
 def inference(work: Work, check: Check) -> None:
-    """The bf16 run predicted on the CPU, and on the GPU: the same answers, and images/s. Without
-    the precision section's bf16 run (`inference` asked for alone), a short one is trained first."""
-    runs = work.dir / "runs" / "bf16"
+    """The precision section's bf16 run (fp16 where the GPU has no native bf16) predicted on the
+    CPU, and on the GPU: the same answers, and images/s. Without it (`inference` asked for
+    alone), a short one is trained first."""
+    amp = "bf16" if work.cpu else gpu_amp()
+    runs = work.dir / "runs" / amp
     if not any(runs.glob("*/best.pt")):
-        runs = work.dir / "runs" / "infer-bf16"
-        if error := run([PY, "train.py", *work.new_run("infer-bf16", amp="bf16", epochs=2)], work.log("infer-bf16")):
+        runs = work.dir / "runs" / f"infer-{amp}"
+        if error := run([PY, "train.py", *work.new_run(runs.name, amp=amp, epochs=2)], work.log(runs.name)):
             return check.say("infer-run", "FAIL", f"the run to predict could not be trained: {error}")
     devices = ["cpu"] if work.cpu else ["cpu", "cuda"]
     found = {}
@@ -135,7 +140,8 @@ def inference(work: Work, check: Check) -> None:
 
 def syncs(work: Work, check: Check) -> None:
     """Host syncs inside the training step: torch.cuda.set_sync_debug_mode("warn") around
-    train_epoch, the every-SYNC_EVERY-steps flush excluded, must count 0."""
+    train_epoch, the every-SYNC_EVERY-steps flush excluded, must count 0. Where amp="auto" means
+    fp16 (no native bf16), the loss scale's one read per update (base/update.py) is meant too."""
     if work.cpu:
         return check.say("syncs", CUDA_ONLY, "host syncs inside the training step")
     import warnings
@@ -144,6 +150,7 @@ def syncs(work: Work, check: Check) -> None:
 
     from base import config as config_lib
     from base.epoch_progress import EpochProgress
+    from base.update import Updater
     from trainer import get_trainer
 
     cfg = config_lib.load(overrides=[f"{k}={v!r}" for k, v in {
@@ -153,16 +160,21 @@ def syncs(work: Work, check: Check) -> None:
     loader = trainer.loader(trainer.split_tables()[0].head(cfg.batch_size * 40), train=True)
     trainer.steps_per_epoch = len(loader)
     trainer.build_updater()
-    flush = EpochProgress.flush
 
-    def quiet_flush(self):  # the flush is where the host is meant to wait
-        torch.cuda.set_sync_debug_mode(0)
-        try:
-            flush(self)
-        finally:
-            torch.cuda.set_sync_debug_mode("warn")
+    def quiet(method):  # where the host is meant to wait
+        def wrapper(*args, **kwargs):
+            torch.cuda.set_sync_debug_mode(0)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                torch.cuda.set_sync_debug_mode("warn")
+        return wrapper
 
-    EpochProgress.flush = quiet_flush
+    EpochProgress.flush = quiet(EpochProgress.flush)
+    scaled = trainer.updater.scaler.is_enabled()
+    if scaled:
+        Updater._update_scale = quiet(Updater._update_scale)
+        torch.amp.GradScaler.step = quiet(torch.amp.GradScaler.step)  # a plain optimizer's inf check
     loader.set_epoch(1)
     trainer.train_epoch(loader, EpochProgress(1, lr=0.0))  # warm-up: cuDNN autotuning, the allocator
     loader.set_epoch(2)
@@ -173,7 +185,8 @@ def syncs(work: Work, check: Check) -> None:
         torch.cuda.set_sync_debug_mode(0)
     found = [w for w in caught if "synchroniz" in str(w.message)]
     check.judge("syncs", not found, f"{len(found)} host syncs inside {len(loader)} training steps (flushes "
-                "excluded)" + "".join(f"; {w.filename}:{w.lineno}" for w in found[:5]))
+                + ("and fp16's loss-scale reads " if scaled else "") + "excluded)"
+                + "".join(f"; {w.filename}:{w.lineno}" for w in found[:5]))
 
 
 def speed(work: Work, check: Check, size: str) -> None:
@@ -184,7 +197,8 @@ def speed(work: Work, check: Check, size: str) -> None:
     if work.cpu:
         return check.say(name, CUDA_ONLY, f"training images/s of {backbone} at {image[0]}x{image[1]}")
     data = work.data("speed")
-    knobs = {"backbone": backbone, "image_size": image, "batch_size": 64, "device": "cuda", "amp": "bf16",
+    amp = gpu_amp()
+    knobs = {"backbone": backbone, "image_size": image, "batch_size": 64, "device": "cuda", "amp": amp,
              "num_workers": -1}
     log = work.log(name)
     # two rounds of ten-batch readings: the compiling, a minute or more, is most of the section's time
@@ -199,7 +213,7 @@ def speed(work: Work, check: Check, size: str) -> None:
     ratio = re.search(r"mask18 / best pure compute \((\w+)\): (\S+)x", text)
     peak = re.search(r"peak GPU memory: (.+)", text)
     check.judge(name, not error and mine != "?", error or (
-        f"{backbone} {image[0]}x{image[1]} bf16: mask18 {mine} images/s = "
+        f"{backbone} {image[0]}x{image[1]} {amp}: mask18 {mine} images/s = "
         + (f"{ratio[2]}x pure compute ({ratio[1]})" if ratio else "?")
         + f", compile=True pure compute {rows.get('pure compute, compile=True', '?')}, "
         + f"peak GPU memory {peak[1] if peak else '?'}"))
@@ -210,6 +224,6 @@ def speed(work: Work, check: Check, size: str) -> None:
             cmd + ["--run", str(the_run(work.dir / "runs" / "infer-384"))], work.log("infer-384"))
         rate = re.search(r"\((\d+) images/s\)", work.log("infer-384").read_text()) if not error else None
         check.judge("infer-384", bool(rate), error or f"inference.py {rate[1]} images/s on the eval pictures, "
-                    f"{backbone} at {image[0]}x{image[1]}, batch 256, bf16")
+                    f"{backbone} at {image[0]}x{image[1]}, batch 256, {amp}")
 
 

@@ -42,6 +42,11 @@ def wrap_then_stay_local(self, *args, **kwargs):
     self.register_comm_hook(None, local_only)
 DistributedDataParallel.__init__ = wrap_then_stay_local
 """,
+    # validation scores each rank's own BatchNorm statistics, not rank 0's
+    "buffers-never-synced": """
+from base import distributed
+distributed.sync_buffers = lambda model, world: None
+""",
     # a resume that restores the random streams, then draws once more
     "shifted-random-stream": """
 import torch
@@ -124,6 +129,7 @@ def test_the_ddp_section_compares_every_ranks_state(check_data):
 @pytest.mark.parametrize(("section", "fault", "check"), [
     ("precision", "never-unscaled", "fp16-step"),
     ("ddp", "never-all-reduced", "ddp"),
+    ("ddp", "buffers-never-synced", "ddp"),
     ("resume", "shifted-random-stream", "resume"),
 ])
 def test_each_verdict_fails_on_the_fault_it_exists_to_catch(check_data, tmp_path, section, fault, check):

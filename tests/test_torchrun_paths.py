@@ -145,3 +145,20 @@ def test_gloo_lets_more_processes_than_gpus_share_them_and_nccl_says_how_many(mo
     with pytest.raises(UserError, match=r"local rank 1 .* 1 CUDA GPU\(s\) .*--nproc_per_node=1, or set "
                                         r"ddp_backend='gloo'"):
         distributed.local_device(torch.device("cuda"))
+
+
+def test_a_resume_joins_with_the_runs_own_backend_and_device(tmp_path):
+    """A run started with ddp_backend='gloo' (processes sharing a GPU) resumes on it without the
+    command repeating it; what the command says still wins."""
+    from base import config as config_lib
+    from base import resume
+
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = config_lib.load(overrides=["ddp_backend='gloo'", "device='cuda'"])
+    (run / "config.json").write_text(json.dumps(saved.to_dict()))
+    now = config_lib.load()
+    guess = resume._local_guess(now, None, [], str(run))
+    assert (guess.ddp_backend, guess.device) == ("gloo", "cuda")
+    assert resume._local_guess(now, None, ["device='cpu'"], str(run)).device == "cpu"
+    assert resume._local_guess(now, None, [], str(tmp_path / "nothing")) is now  # rank 0 will say what is wrong
