@@ -69,7 +69,10 @@ def cached_images(cfg, files: list[str], world: World):
     process maps the one file. A memory cache is each process's own, within its share of the
     budget."""
     processes = world.local_size
-    build_first = world.enabled and image_cache.cache_mode(files, cfg, processes) == "disk"
+    # Each machine decides its own mode (its memory budget), but the barriers below are everyone's:
+    # one machine building a disk cache means one barrier for every process, or they would pair
+    # with later ones.
+    build_first = world.enabled and "disk" in distributed.gather(image_cache.cache_mode(files, cfg, processes), world)
     if build_first and world.local_rank:
         distributed.barrier(world)  # the node's rank 0 is writing the file
     # Memory caches are decoded by every process at once, which share the cores; a disk cache by one.

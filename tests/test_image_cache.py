@@ -51,3 +51,21 @@ def test_cache_size_keeps_a_larger_picture_for_the_pipeline_to_shrink(tiny_cfg, 
     images = image_cache.load(table["file"].tolist(), cfg)
     assert images.shape[1:3] == (64, 48)
     assert tuple(FaceDataset(table, build_transform(cfg, train=True), images)[0][0].shape) == (3, 32, 32)
+
+
+def test_every_process_meets_the_cache_barrier_when_any_machine_builds_on_disk(tiny_cfg, tiny_data, monkeypatch):
+    """Machines with different --nproc_per_node may pick different cache modes (the memory budget
+    is shared per machine); one barrier for every process whenever any builds a disk cache, else
+    a machine keeping its cache in memory would pair its barrier with a later one and hang."""
+    from base import distributed, training_data
+
+    files = read_train(tiny_data)["file"].tolist()[:8]
+    cfg = tiny_cfg.replace(cache="memory")
+    waits = []
+    monkeypatch.setattr(distributed, "barrier", lambda world: waits.append(world.rank))
+    world = distributed.World(rank=1, size=3, local_rank=0, local_size=1)  # this machine: memory
+    monkeypatch.setattr(distributed, "gather", lambda value, world: ["disk", value, "disk"])
+    assert training_data.cached_images(cfg, files, world).shape[0] == 8 and waits == [1]
+    monkeypatch.setattr(distributed, "gather", lambda value, world: [value] * 3)
+    training_data.cached_images(cfg, files, world)
+    assert waits == [1]  # nobody builds on disk: no barrier
