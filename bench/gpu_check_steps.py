@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 from gpu_check_kit import CUDA_ONLY, Check, Work
 
 STEP_TOLERANCE = 1e-2  # |GPU - CPU update| / largest update: TF32 convolutions (cuDNN's default) err ~1e-3
@@ -36,7 +35,7 @@ def trainer_for(work: Work, **knobs):
     return get_trainer(cfg.trainer)(cfg)
 
 
-def batches(trainer, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def batches(trainer, count: int) -> list:
     loader = trainer.loader(trainer.split_tables()[0].head(count * trainer.cfg.batch_size), train=True)
     loader.set_epoch(1)
     return [batch for _, batch in zip(range(count), loader, strict=False)]
@@ -47,6 +46,8 @@ def update(trainer, data: list, fp16_on_cpu: bool = False, scale: float | None =
     `fp16_on_cpu`: the amp knob refuses fp16 off CUDA, so the CPU mode puts fp16 autocast and a
     CPU GradScaler into the Updater by hand; scale, unscale, clip and step stay the Updater's.
     `scale`: the GradScaler's loss scale to start from (an earlier try overflowed)."""
+    import torch
+
     from model.heads import head_targets
 
     trainer.steps_per_epoch = len(data)
@@ -125,6 +126,8 @@ def fp16_step(work: Work, check: Check) -> None:
 
 def gradient_norm(trainer, data: list) -> float:
     """The fp32 gradient norm of one update over `data` (nothing stepped)."""
+    import torch
+
     from model.heads import head_targets
 
     trainer.model.train()
