@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+
+from base.repeating import repeating
 
 HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 120.0  # well above NFS's attribute caching (60 s at most by default)
@@ -108,25 +108,15 @@ def _dead_here(text: str) -> bool:
     return False
 
 
-@contextmanager
-def _heartbeat(lock: Path) -> Iterator[None]:
+def _heartbeat(lock: Path):
     """Touch `lock` every HEARTBEAT_SECONDS meanwhile, so waiters elsewhere see its holder alive."""
-    done = threading.Event()
+    def touch() -> None:
+        try:
+            os.utime(lock)
+        except OSError:
+            pass
 
-    def beat() -> None:
-        while not done.wait(HEARTBEAT_SECONDS):
-            try:
-                os.utime(lock)
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=beat, name="build-once-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
+    return repeating(touch, HEARTBEAT_SECONDS)
 
 
 def _publish(path: Path, write: Callable[[Path], None]) -> bool:

@@ -15,8 +15,9 @@ Layers, top to bottom (a module's layer is its top folder or file):
 
 A module may import its own layer and the layers below it, never one above, and no two modules
 may import each other, directly or round a longer circle. The foundation (base/errors.py,
-base/atomic.py, base/registry.py, base/base_model.py, base/cli_types.py) may be imported from any
-layer because it imports nothing of the project outside itself; only such modules may join it.
+base/atomic.py, base/registry.py, base/base_model.py, base/cli_types.py, base/repeating.py) may be
+imported from any layer because it imports nothing of the project outside itself; only such
+modules may join it.
 
 No module imports a script: train.py, inference.py, tune.py or a bench/ file that runs (one with
 an `if __name__ == "__main__":` block), not even another script. Scripts stay thin; what one needs
@@ -50,7 +51,8 @@ LAYERS = (  # top to bottom: (layer, the top-level folders and files in it)
     ("data_loader", ("data_loader",)),
     ("settings", ("config", "configs")),
 )
-FOUNDATION = frozenset({"base.errors", "base.atomic", "base.registry", "base.base_model", "base.cli_types"})
+FOUNDATION = frozenset({"base.errors", "base.atomic", "base.registry", "base.base_model", "base.cli_types",
+                        "base.repeating"})
 SCRIPTS = frozenset({"train", "inference", "tune", "bench"})  # top-level files and folders run, never imported
 BASE_TRAINER_LINES = 300
 NOT_MODULES = frozenset({"tests", "build", "dist", "runs", "shared"})  # top-level folders of no project code

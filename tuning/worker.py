@@ -14,13 +14,13 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from base.errors import UserError
+from base.repeating import repeating
 from tuning import engine, results
 from tuning import space as space_lib
 from tuning import trial as trial_lib
@@ -136,20 +136,9 @@ def heartbeat(storage, trial) -> Iterator[None]:
     if not beats(storage):
         yield
         return
-    done = threading.Event()
-
-    def beat() -> None:
-        while not done.is_set():
-            storage.record_heartbeat(trial._trial_id)
-            done.wait(storage.get_heartbeat_interval())
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
+    with repeating(lambda: storage.record_heartbeat(trial._trial_id), storage.get_heartbeat_interval(),
+                   first_now=True):
         yield
-    finally:
-        done.set()
-        thread.join()
 
 
 def retry_attrs(trial) -> dict:
