@@ -6,6 +6,8 @@ import pickle
 import random
 import re
 import shutil
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,18 +41,40 @@ def epoch_files(run: Path) -> list[tuple[int, Path]]:
 
 
 def load(path: Path) -> dict:
+    """The checkpoint at `path`; a file that is not one (empty, cut off, another format, holding
+    code) is one line naming what it is."""
     if not Path(path).is_file():
         raise UserError(f"{path}: checkpoint not found; train first (python train.py) or pick another run")
+    size = Path(path).stat().st_size
+    fix = "pick another run, or train again (python train.py)"
+    if size == 0:
+        raise UserError(f"{path}: an empty file (0 bytes), not a checkpoint (copied while written, or a full "
+                        f"disk?); {fix}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols would add lines to the one
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise UserError(f"{path}: refused, it holds more than weights and plain values ({str(err).splitlines()[0]}); "
+        if not zipfile.is_zipfile(path):
+            raise UserError(f"{path}: not a checkpoint torch.save wrote ({size} bytes of another format, such as "
+                            f"a plain pickle); {fix}") from None
+        raise UserError(f"{path}: refused, it holds more than weights and plain values ({_reason(err)}); "
                         "only load checkpoints written by mask18") from None
     except (RuntimeError, EOFError, OSError) as err:
-        raise UserError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0]})") from None
+        raise UserError(f"{path}: not a readable checkpoint ({_reason(err)}; {size} bytes, cut off or damaged); "
+                        f"{fix}") from None
     if not isinstance(state, dict):
         raise UserError(f"{path}: not a mask18 checkpoint (it holds a {type(state).__name__}, not a dict)")
     return state
+
+
+def _reason(err: Exception) -> str:
+    """What torch's message says is wrong, in a few words: it leads with advice of its own."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    if found := re.search(r"Unsupported global: GLOBAL (\S+)", text):
+        return f"it names {found[1]}, which may run code"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+    return first.split(". ")[0].rstrip(".")
 
 
 def rng_state() -> dict:

@@ -5,6 +5,7 @@ Most cases call the CLIs' main() in the test process (the same code path as `pyt
 without a torch import per case); a few run the real scripts as subprocesses.
 """
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -223,7 +224,15 @@ RESUME_CASES = {
                                            "not 'test_resnet' with {'mask': 3, 'gender': 2, 'age': 3}"]),
     "run without last.pt": (lambda run, tmp: ["--resume", str(_without(run, tmp, "last.pt"))],
                             ["no last.pt there", "start a new run"]),
+    "empty last.pt": (lambda run, tmp: ["--resume", str(_emptied(run, tmp, "last.pt"))],
+                      ["last.pt: an empty file (0 bytes), not a checkpoint"]),
 }
+
+
+def _emptied(run, tmp, name):
+    copy = Path(shutil.copytree(run, tmp / "copy"))
+    (copy / name).write_bytes(b"")
+    return copy
 
 
 def _without(run, tmp, name):
@@ -275,6 +284,10 @@ INFERENCE_CASES = {
     "checkpoint carrying code": (None, lambda run: torch.save({"model": _Payload()}, run / "best.pt"),
                                  ["best.pt: refused, it holds more than weights"]),
     "half-written checkpoint": (None, lambda run: _truncate(run / "best.pt"), ["best.pt: not a readable checkpoint"]),
+    "empty checkpoint": (None, lambda run: (run / "best.pt").write_bytes(b""), [
+        "best.pt: an empty file (0 bytes), not a checkpoint", "pick another run"]),
+    "plain pickle as checkpoint": (None, lambda run: (run / "best.pt").write_bytes(pickle.dumps({"model": [1]})), [
+        "best.pt: not a checkpoint torch.save wrote", "a plain pickle"]),
     "repeated ImageID": (_edit_info(lambda info: pd.concat([info, info.iloc[[0]]])), None, [
         "info.csv line 30: ImageID", "repeats line 2", "delete the repeated row"]),
 }
@@ -343,3 +356,15 @@ def test_the_real_scripts_answer_bad_input_with_one_line(trained, data_copy, tmp
         assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr, result.stderr
         assert "this must never run" not in result.stdout
     assert not (tmp_path / "runs").exists() and not out.exists()
+
+
+def test_a_foreign_checkpoint_file_is_one_line_without_torchs_warnings(tmp_path, recwarn):
+    """A plain pickle made with protocol 4 makes torch warn about the protocol; the one line must
+    stay the only thing said."""
+    from base import checkpoint_files
+    from base.errors import UserError
+
+    (tmp_path / "best.pt").write_bytes(pickle.dumps({"model": {"w": 1}}, protocol=4))
+    with pytest.raises(UserError, match="not a checkpoint torch.save wrote"):
+        checkpoint_files.load(tmp_path / "best.pt")
+    assert not recwarn.list, [str(w.message) for w in recwarn.list]
