@@ -20,6 +20,7 @@ ensembles never need to know about heads.
 """
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,7 +163,7 @@ class BaseTrainer(CheckpointMixin):
         best = self.best_row()
         self.callbacks.on_fit_end(self, best)
         self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
-                      f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {self.run}")
+                      f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {shlex.quote(str(self.run))}")
         return best
 
     def build_optimizer(self) -> torch.optim.Optimizer:

@@ -24,6 +24,8 @@ DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config.py"
 
 # Value rules beyond the type: knob -> (test, what the value must be).
 _RULES = {
+    "name": (lambda v: not set(v) & {"/", "\\", "\0"}, "a folder-name prefix without / or \\ (a run's folder is "
+             "runs_dir/<name>-<time>; set runs_dir to put runs elsewhere)"),
     "epochs": (lambda v: v >= 1, "at least 1"),
     "batch_size": (lambda v: v >= 1, "at least 1"),
     "inference_batch_size": (lambda v: v >= 1, "at least 1"),

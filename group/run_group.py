@@ -12,6 +12,7 @@ group resumes its members in order; finished members return at once.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from functools import partial
 from pathlib import Path
@@ -102,5 +103,5 @@ class RunGroup:
             evaluation_plots(group, probs, table, views(ATTRIBUTES), cfg.gallery_size, f"{self.kind} group")
         log.info(f"{self.kind} group {group.name}: val_f1 {row['val_f1']:.4f} (mask {row['val_f1_mask']:.3f} "
                  f"gender {row['val_f1_gender']:.3f} age {row['val_f1_age']:.3f}); "
-                 f"next: python inference.py --run {group}")
+                 f"next: python inference.py --run {shlex.quote(str(group))}")
         return row

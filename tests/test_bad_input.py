@@ -166,6 +166,9 @@ TRAIN_CASES = {
     "config typo": (None, {"bach_size": 8}, ["unknown config knob 'bach_size'; did you mean 'batch_size'?"]),
     "config wrong type": (None, {"epochs": "two"}, ["config knob 'epochs' must be an integer, got 'two'"]),
     "config wrong value": (None, {"checkpoint_every_steps": -1}, ["'checkpoint_every_steps' must be 0 (off) or more"]),
+    "name climbing out of runs_dir": (None, {"name": "../escape"}, ["config knob 'name' must be a folder-name prefix",
+                                                                     "set runs_dir"]),
+    "name as an absolute path": (None, {"name": "/abs"}, ["config knob 'name' must be a folder-name prefix"]),
     "unknown trainer": (None, {"trainer": "singel"}, ["unknown trainer 'singel'; known:", "single"]),
     "sigmoid head with a softmax-only loss": (None, {"loss": "softmax_only", "sigmoid_heads": ["class"]}, [
         "loss 'softmax_only' works on softmax heads only, but head 'class' is a sigmoid head",
@@ -368,3 +371,13 @@ def test_a_foreign_checkpoint_file_is_one_line_without_torchs_warnings(tmp_path,
     with pytest.raises(UserError, match="not a checkpoint torch.save wrote"):
         checkpoint_files.load(tmp_path / "best.pt")
     assert not recwarn.list, [str(w.message) for w in recwarn.list]
+
+
+def test_a_run_name_with_a_space_prints_a_next_line_that_pastes(tiny_overrides, capfd):
+    import shlex
+
+    train.main([a for o in [*tiny_overrides, "name='my run'"] for a in ("--set", o)])
+    err = capfd.readouterr().err
+    line = next(line for line in err.splitlines() if "next: python inference.py --run" in line)
+    words = shlex.split(line.split("next: ", 1)[1])
+    assert words[:3] == ["python", "inference.py", "--run"] and Path(words[3]).is_dir(), line
