@@ -13,7 +13,7 @@ where unknown); HeadSpec.rows turns it into each head's (N, C) training rows.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -116,7 +116,8 @@ def head_specs(cfg, heads: dict[str, int], counts: dict[str, torch.Tensor] | Non
     """Activation, loss and loss weight of each head, from the config's head knobs; `counts`
     (per-head class counts of the training split) set the class weights."""
     family = {"class"} if "class" in heads else set(ATTRIBUTES)
-    for knob in ("sigmoid_heads", "head_loss"):
+    per_head = ["sigmoid_heads", "head_loss"] + (["class_weights"] if isinstance(cfg.class_weights, Mapping) else [])
+    for knob in per_head:  # a head this trainer lacks would be ignored without a word
         stray = [h for h in cfg[knob] if h not in family]
         if stray:
             raise UserError(f"config knob {knob!r} names {', '.join(map(repr, stray))}, not a head of the "

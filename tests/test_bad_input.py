@@ -168,6 +168,8 @@ TRAIN_CASES = {
     "config wrong value": (None, {"checkpoint_every_steps": -1}, ["'checkpoint_every_steps' must be 0 (off) or more"]),
     "name climbing out of runs_dir": (None, {"name": "../escape"}, ["config knob 'name' must be a folder-name prefix",
                                                                      "set runs_dir"]),
+    "class weights for a head the trainer lacks": (None, {"class_weights": {"age": [1, 1, 4]}}, [
+        "config knob 'class_weights' names 'age', not a head of the 'single' trainer (its heads: class)"]),
     "name as an absolute path": (None, {"name": "/abs"}, ["config knob 'name' must be a folder-name prefix"]),
     "unknown trainer": (None, {"trainer": "singel"}, ["unknown trainer 'singel'; known:", "single"]),
     "sigmoid head with a softmax-only loss": (None, {"loss": "softmax_only", "sigmoid_heads": ["class"]}, [
