@@ -82,3 +82,12 @@ def test_cli_lists_every_bad_image(data_copy, capsys):
     out = capsys.readouterr()
     assert [line.split("\t")[0] for line in out.out.splitlines()] == [str(f) for f in bad]
     assert "4 of 280 images cannot be used" in out.err
+
+
+@pytest.mark.parametrize("size", [(4, 4), (7, 30), (1, 1)])
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_a_picture_with_a_side_under_8_pixels_is_good(tmp_path, size, ext):
+    """OpenCV cannot decode it at an eighth of its size; decoded whole it is a picture."""
+    file = tmp_path / f"small{ext}"
+    assert cv2.imwrite(str(file), np.full((*size, 3), 120, np.uint8))
+    assert verify.image_problem(str(file)) is None
