@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -13,6 +15,15 @@ F = TypeVar("F", bound=Callable)
 
 class UserError(Exception):
     """Bad input from the user: the message names the file or knob and the fix."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop, `kill`), raised like Ctrl-C's KeyboardInterrupt so that every
+    clean-up Ctrl-C gets (a new run folder without a checkpoint removed, the resume line) runs."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -42,17 +53,26 @@ def optional_import(module: str, knob: str, extra: str):
 
 
 def exit_on_user_error(main: F) -> F:
-    """Wrap a CLI entry point so a UserError prints one line and exits with 2."""
+    """Wrap a CLI entry point so a UserError prints one line and exits with 2; Ctrl-C and SIGTERM
+    stop it as an interruption (exit 130 and 143), with the same clean-up."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        main_thread = threading.current_thread() is threading.main_thread()
+        before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
         try:
             return main(*args, **kwargs)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
+        except Terminated:
+            print("terminated (SIGTERM)", file=sys.stderr)
+            raise SystemExit(143) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise SystemExit(130) from None
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, before)
 
     return wrapper  # type: ignore[return-value]

@@ -5,8 +5,10 @@ Most cases call the CLIs' main() in the test process (the same code path as `pyt
 without a torch import per case); a few run the real scripts as subprocesses.
 """
 import json
+import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -383,3 +385,35 @@ def test_a_run_name_with_a_space_prints_a_next_line_that_pastes(tiny_overrides, 
     line = next(line for line in err.splitlines() if "next: python inference.py --run" in line)
     words = shlex.split(line.split("next: ", 1)[1])
     assert words[:3] == ["python", "inference.py", "--run"] and Path(words[3]).is_dir(), line
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_run_stopped_before_its_first_checkpoint_leaves_no_folder(tiny_overrides, tmp_path, monkeypatch, capsys,
+                                                                     signum):
+    """A scheduler's SIGTERM cleans up as Ctrl-C does: a new folder without a checkpoint would be
+    the "newest run" a bare inference.py and --resume auto pick, hiding the good runs."""
+    from base.base_trainer import BaseTrainer
+
+    real = BaseTrainer.train_epoch
+
+    def stopped_in_epoch_one(self, loader, progress):
+        os.kill(os.getpid(), signum)  # delivered here, in the first epoch
+        return real(self, loader, progress)
+
+    monkeypatch.setattr(BaseTrainer, "train_epoch", stopped_in_epoch_one)
+    unhandled = []  # where train.py sets no handler of its own, this one gets SIGTERM (not the test run)
+
+    def recorder(*_):
+        unhandled.append(1)
+
+    before = signal.signal(signal.SIGTERM, recorder)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            train.main([a for o in tiny_overrides for a in ("--set", o)])
+    finally:
+        mine = signal.signal(signal.SIGTERM, before)
+    assert not unhandled
+    assert exit_.value.code == {signal.SIGTERM: 143, signal.SIGINT: 130}[signum]
+    assert capsys.readouterr().err.strip().splitlines()[-1] in ("terminated (SIGTERM)", "interrupted")
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+    assert mine is recorder  # the command's handler lives as long as the command
