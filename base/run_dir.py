@@ -27,6 +27,8 @@ def create(runs_dir: str | Path, name: str) -> Path:
     except (FileExistsError, NotADirectoryError):  # a file where the folder, or one above it, should be
         raise UserError(f"config knob 'runs_dir': {root} is not a folder (a file is in the way); "
                         "set runs_dir to a folder") from None
+    except OSError as err:
+        raise _not_writable(root, err) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
         folder = root / (f"{name}-{stamp}" + (f"-{n}" if n > 1 else ""))
@@ -35,7 +37,14 @@ def create(runs_dir: str | Path, name: str) -> Path:
             return folder
         except FileExistsError:
             continue
+        except OSError as err:  # read-only, no permission, a full disk
+            raise _not_writable(root, err) from None
     raise UserError(f"{root}: cannot create a run folder for {name!r}")
+
+
+def _not_writable(root: Path, err: OSError) -> UserError:
+    return UserError(f"config knob 'runs_dir': cannot create a run folder in {root} ({err.strerror or err}); "
+                     "set runs_dir to a folder you can write to")
 
 
 def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: str) -> Path:
@@ -53,6 +62,8 @@ def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: st
         run.mkdir(parents=True)
     except FileExistsError:
         raise UserError(f"{run} already exists; resume it with --resume or choose another folder") from None
+    except OSError as err:
+        raise _not_writable(run.parent, err) from None
     return run
 
 

@@ -4,6 +4,7 @@ and no run folder or submission left behind.
 Most cases call the CLIs' main() in the test process (the same code path as `python train.py`,
 without a torch import per case); a few run the real scripts as subprocesses.
 """
+import errno
 import json
 import os
 import pickle
@@ -417,3 +418,48 @@ def test_a_run_stopped_before_its_first_checkpoint_leaves_no_folder(tiny_overrid
     assert capsys.readouterr().err.strip().splitlines()[-1] in ("terminated (SIGTERM)", "interrupted")
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
     assert mine is recorder  # the command's handler lives as long as the command
+
+
+def test_a_read_only_runs_dir_is_one_line(tiny_overrides, tmp_path, capsys, monkeypatch):
+    """Tests run as root, for whom no folder is read-only: the OS's answer is put in mkdir's mouth."""
+    real = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if tmp_path / "runs" in (self, *self.parents):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    line = _one_line_error(capsys, train.main, [a for o in tiny_overrides for a in ("--set", o)])
+    assert "config knob 'runs_dir': cannot create a run folder in" in line and "Read-only file system" in line, line
+
+
+@pytest.mark.parametrize("failure", ["ENOSPC", "torch's unexpected pos"])
+def test_a_full_disk_while_a_checkpoint_is_written_says_so_and_keeps_the_old_one(tmp_path, monkeypatch, failure):
+    from base import atomic
+    from base.errors import UserError
+
+    target = tmp_path / "last.pt"
+    atomic.torch_save(target, {"epoch": 1})
+    before = target.read_bytes()
+
+    def full(obj, file):
+        Path(file).write_bytes(b"half")
+        if failure == "ENOSPC":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 5568 vs 5456")
+
+    monkeypatch.setattr(atomic.torch, "save", full)
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(100, 100, 0))
+    with pytest.raises(UserError, match=r"last.pt: not written, the disk is full \(0 MiB free .*the previous "
+                                        r"last.pt is unchanged"):
+        atomic.torch_save(target, {"epoch": 2})
+    assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_an_unrelated_write_error_is_not_called_a_full_disk(tmp_path, monkeypatch):
+    from base import atomic
+
+    monkeypatch.setattr(atomic.torch, "save", lambda obj, file: (_ for _ in ()).throw(RuntimeError("cuda error")))
+    with pytest.raises(RuntimeError, match="cuda error"):  # plenty of space: torch's own error stands
+        atomic.torch_save(tmp_path / "last.pt", {"epoch": 2})
