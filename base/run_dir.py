@@ -1,9 +1,15 @@
 """Run folders: runs/<name>-<YYYYmmdd-HHMMSS>[-N], created exclusively, never shared; the files
-that say what a run is (config.json, split.csv, corrections.csv); its log."""
+that say what a run is (config.json, split.csv, corrections.csv); its log.
+
+One writer per folder: the process that trains into a run holds an flock on its `.lock` file for
+as long as it lives (the kernel drops it when the process dies, however it dies), so a second
+`--resume` of a live run stops with one line instead of deleting the live run's temp files."""
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -34,7 +40,7 @@ def create(runs_dir: str | Path, name: str) -> Path:
         folder = root / (f"{name}-{stamp}" + (f"-{n}" if n > 1 else ""))
         try:
             folder.mkdir()  # atomic: fails if another run took this name first
-            return folder
+            return hold(folder)
         except FileExistsError:
             continue
         except OSError as err:  # read-only, no permission, a full disk
@@ -55,6 +61,7 @@ def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: st
     if resume:
         if not run.is_dir():
             raise UserError(f"{run}: no such run folder to resume")
+        hold(run)
         for tmp in run.glob(".*.tmp"):  # a write cut short by the crash; its target is intact
             tmp.unlink(missing_ok=True)
         return run
@@ -64,7 +71,36 @@ def prepare(run: str | Path | None, resume: bool, runs_dir: str | Path, name: st
         raise UserError(f"{run} already exists; resume it with --resume or choose another folder") from None
     except OSError as err:
         raise _not_writable(run.parent, err) from None
+    return hold(run)
+
+
+_held: dict[Path, int] = {}  # run folder -> the descriptor whose flock this process holds
+
+
+def hold(run: Path) -> Path:
+    """Make this process the run folder's one writer until it exits (see the module's docstring)."""
+    key = run.resolve()
+    if key in _held:
+        return run
+    fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise UserError(f"{run} is being trained right now by {holder}; wait for it to end or stop it, then "
+                        "resume (one process writes a run folder at a time)") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"process {os.getpid()} on {os.uname().nodename}".encode())
+    _held[key] = fd
     return run
+
+
+def release(run: Path) -> None:
+    """Let go of a run folder held by this process (before removing it)."""
+    fd = _held.pop(run.resolve(), None)
+    if fd is not None:
+        os.close(fd)
 
 
 def write_run_files(run: Path, cfg, folds: pd.Series) -> None:
@@ -107,6 +143,7 @@ def removed_without_checkpoint(run: Path, fresh: bool) -> Iterator[None]:
         log = logging.getLogger("mask18")
         if fresh and not any(run.rglob("*.pt")):
             setup_logging()  # closes train.log
+            release(run)
             shutil.rmtree(run, ignore_errors=True)
         else:
             reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"

@@ -463,3 +463,26 @@ def test_an_unrelated_write_error_is_not_called_a_full_disk(tmp_path, monkeypatc
     monkeypatch.setattr(atomic.torch, "save", lambda obj, file: (_ for _ in ()).throw(RuntimeError("cuda error")))
     with pytest.raises(RuntimeError, match="cuda error"):  # plenty of space: torch's own error stands
         atomic.torch_save(tmp_path / "last.pt", {"epoch": 2})
+
+
+def test_resuming_a_run_that_is_still_training_is_one_line_and_touches_nothing(trained, tmp_path, capsys):
+    run = Path(shutil.copytree(trained, tmp_path / "live"))
+    (run / ".last.pt.abc.tmp").write_bytes(b"the live run is writing this")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(run / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "os.ftruncate(fd, 0); os.write(fd, b'process 4242 on node7')\n"
+        "print('held', flush=True)\n"
+        "time.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = _snapshot(run)
+        line = _one_line_error(capsys, train.main, ["--resume", str(run), "--set", "epochs=2"])
+        assert f"{run} is being trained right now by process 4242 on node7" in line, line
+        assert _snapshot(run) == before  # the live run's temp file included
+    finally:
+        holder.kill()
+        holder.wait()
+    train.main(["--resume", str(run), "--set", "epochs=2"])  # once it is gone, the run goes on
+    assert not (run / ".last.pt.abc.tmp").exists()
