@@ -151,8 +151,9 @@ def test_inference_writes_all_outputs_or_none(trained_run, tmp_path, monkeypatch
         return real(frame, path, *args, **kwargs)
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", second_write_fails)
-    with pytest.raises(OSError):
+    with pytest.raises(SystemExit) as exit_:  # a full disk is one line (base/atomic.py)
         inference.main(["--run", str(trained_run), "--out", str(out)])
+    assert exit_.value.code == 2
     assert len(calls) == 2 and sorted(p.name for p in out.parent.iterdir()) == []
     monkeypatch.setattr(pd.DataFrame, "to_csv", real)
     (out.parent / "sub_groups.csv").write_text("left by an earlier submission with a person vote\n")
