@@ -408,11 +408,14 @@ def test_a_run_stopped_before_its_first_checkpoint_leaves_no_folder(tiny_overrid
         unhandled.append(1)
 
     before = signal.signal(signal.SIGTERM, recorder)
+    # Ctrl-C as a terminal gives it: a shell starts background jobs (CI, nohup) with SIGINT ignored
+    interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(SystemExit) as exit_:
             train.main([a for o in tiny_overrides for a in ("--set", o)])
     finally:
         mine = signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, interrupt)
     assert not unhandled
     assert exit_.value.code == {signal.SIGTERM: 143, signal.SIGINT: 130}[signum]
     assert capsys.readouterr().err.strip().splitlines()[-1] in ("terminated (SIGTERM)", "interrupted")
