@@ -6,10 +6,11 @@ import difflib
 from pathlib import Path
 
 import timm
-import torch
 from torch import nn
 
 from base.errors import UserError
+from model import hub
+from model import weights_file as local_weights
 
 TORCHVISION = "tv:"
 
@@ -32,8 +33,18 @@ def create_backbone(name: str, pretrained: bool = False, weights_file: str = "")
         hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models(), or tv:<name>"
         raise UserError(f"config knob 'backbone': unknown timm model {name!r}{hint}")
     if path:
-        return _create(name, True, pretrained_cfg_overlay={"file": str(path)}, source=str(path), file=path)
-    return _create(name, pretrained, source="the model hub")
+        return _timm_from_file(name, path)
+    if not pretrained:
+        return _create(name, False, source="")
+    with hub.offline_unless_reachable() as online:
+        if online:
+            return _create(name, True, source="the model hub")
+        try:
+            return timm.create_model(name, pretrained=True, num_classes=0)
+        except Exception:  # not in the local cache (the hub library says so in several types)
+            raise UserError(f"could not load pretrained weights for {name!r}: the model hub ({hub.endpoint()}) "
+                            "cannot be reached and they are not in its local cache; set weights_file to a local "
+                            "weights file (README: Real data), or pretrained=False") from None
 
 
 def _create(name: str, pretrained: bool, source: str, file: Path | None = None, **kwargs) -> nn.Module:
@@ -47,28 +58,42 @@ def _create(name: str, pretrained: bool, source: str, file: Path | None = None, 
 
 def _weights_error(name: str, source: str, err: Exception, file: Path | None = None) -> UserError:
     reason = str(err).splitlines()[0].split(". ")[0][:160] if str(err) else type(err).__name__
-    if file is not None and _unreadable(file):  # most often a download cut short
+    if file is not None and not local_weights.readable(file):  # most often a download cut short
         return UserError(f"config knob 'weights_file': {file} is not a readable weights file ({reason}); "
                          "if it was cut short, download it again, or set weights_file=''")
     return UserError(f"could not load pretrained weights for {name!r} from {source} ({reason}); "
                      "set pretrained=False, or weights_file to a local weights file")
 
 
-def _read_weights(path: Path) -> dict:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+def _timm_from_file(name: str, path: Path) -> nn.Module:
+    """A timm backbone with the file's weights, every one of its tensors accounted for."""
+    state = _read(name, path)
+    model = timm.create_model(name, pretrained=False, num_classes=0)
+    classifiers = model.pretrained_cfg.get("classifier") or ()
+    classifiers = (classifiers,) if isinstance(classifiers, str) else classifiers
+    dropped = {f"{c}.{p}" for c in classifiers for p in ("weight", "bias")}
+    fit = local_weights.Fit(model, state, dropped)
+    if fit.same_naming:
+        if not fit.fits:
+            raise fit.refuse(path, name)
+        model.load_state_dict({k: v for k, v in state.items() if k not in dropped})
+        return model
+    # Another naming (an original repository's checkpoint): timm's loader converts it; count what it left.
+    overlay = {"pretrained_cfg_overlay": {"file": str(path)}}
+    model, untouched, total = local_weights.left_at_start(
+        lambda with_file: _create(name, with_file, str(path), path, **(overlay if with_file else {})))
+    if untouched:
+        raise UserError(f"config knob 'weights_file': {path} does not fit backbone {name!r} ({len(untouched)} of its "
+                        f"{total} weights left at their random start, e.g. {untouched[0]}); give the weights of "
+                        "that model")
+    return model
 
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
 
-
-def _unreadable(path: Path) -> bool:
-    """Whether the file itself is broken (rather than the weights of another model)."""
+def _read(name: str, path: Path) -> dict:
     try:
-        _read_weights(path)
-    except Exception:  # torch and safetensors report a cut file in several types
-        return True
-    return False
+        return local_weights.read(path)
+    except Exception as err:
+        raise _weights_error(name, str(path), err, path) from None
 
 
 def _torchvision(name: str, pretrained: bool, path: Path | None) -> nn.Module:
@@ -113,15 +138,8 @@ def _module_names(model: nn.Module, target: nn.Module) -> list[str]:
 
 
 def _load(model: nn.Module, path: Path, dropped: set[str], name: str) -> None:
-    try:
-        state = _read_weights(path)
-    except Exception as err:
-        raise _weights_error(name, str(path), err, path) from None
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    state = {k: v for k, v in state.items() if k not in dropped}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        bad = (missing or unexpected)[:2]
-        raise UserError(f"config knob 'weights_file': {path} does not fit backbone {name!r} "
-                        f"({len(missing)} weights missing, {len(unexpected)} unexpected, e.g. {', '.join(bad)}); "
-                        "give the weights of that model")
+    state = _read(name, path)
+    fit = local_weights.Fit(model, state, dropped)
+    if not fit.fits:
+        raise fit.refuse(path, name)
+    model.load_state_dict({k: v for k, v in state.items() if k not in dropped})
