@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     from base.run_dir import newest, setup_logging
     from data_loader.layout import data_root, read_eval
     from data_loader.verify import check_images
-    from model.tta import VIEWS
+    from group import preflight
     from predict import evaluation, offsets_run, person_vote, predictor, run_validation, vote_run
     from predict.submission import score, submission_frame
 
@@ -129,8 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     models = [predictor.load(run, changes) for run in runs]
     tta = models[0].cfg.tta if args.tta is None else [v.strip() for v in args.tta.split(",") if v.strip()]
     tta = [v for v in tta if v != "none"]
-    for view in tta:  # an unknown name fails before the eval images are read
-        VIEWS.get(view)
+    preflight.tta(tta)  # an unknown name fails before the eval images are read
     vote = args.person_vote or models[0].cfg.person_vote
     shift = args.offsets or models[0].cfg.decision_offsets
     if args.evaluate:

@@ -38,22 +38,20 @@ def build_parser() -> ArgumentParser:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.print_config:
+    from base import distributed  # the heavy imports: after the command line is understood
+    from group import build, preflight
+    from group.dry_run import dry_run
+
+    if args.print_config:  # what the run would refuse, it refuses too
         cfg, _ = resume.resolve(args.config, args.overrides, args.resume, args.force, join=False)
+        preflight.check(cfg)
         print(cli_knobs.config_text(cfg, args.diff), end="")
         return {}
-    from base import distributed  # the heavy imports: after the command line is understood
-    from data_loader.transforms import PRESETS
-    from group import build
-    from group.dry_run import dry_run
-    from model.tta import VIEWS
 
     with distributed.leave_together():
         # Under torchrun the processes join here and rank 0 decides the run for all of them.
         cfg, run = resume.resolve(args.config, args.overrides, args.resume, args.force, join=not args.dry_run)
-        PRESETS.get(cfg.augment)  # fail on an unknown name now, not after the data is read
-        for view in cfg.tta:
-            VIEWS.get(view)
+        preflight.check(cfg)  # every name, head key and package now, not after the data is read
         if args.dry_run:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
                 raise UserError("--dry-run tries one batch in one process; run it without torchrun "

@@ -73,10 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def new_study(args: argparse.Namespace):
+    from group import preflight
     from tuning import space as space_lib
     from tuning import study_dir, worker
 
     base = config_lib.load(args.config, args.overrides)
+    preflight.check(base)
     space = space_lib.load(args.space)
     dry = space_lib.check(space, base, args.space)  # bad spaces fail here, before any folder or trial
     engine.sampler(args.sampler, base.seed)

@@ -61,6 +61,11 @@ class BaseTrainer(CheckpointMixin):
     heads: dict[str, int] = {}
     default_monitor = "val_f1"
 
+    @classmethod
+    def heads_of(cls, cfg: Config) -> dict[str, int]:
+        """The heads a trainer of this class has under `cfg`, known before one is made."""
+        return dict(cls.heads)
+
     def __init__(self, cfg: Config):
         self.cfg, self.run, self.updater = cfg, None, None
         self.monitor = epoch_metrics.monitored(cfg.monitor, self.default_monitor)

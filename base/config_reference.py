@@ -60,7 +60,9 @@ How to set a knob, from the most lasting to the most passing:
   `--print-config --diff` only the knobs that differ from `config.py`.
 
 Every value is checked at start-up against its type and range, and an unknown knob names the
-closest known one. The resolved configuration is saved as `config.json` in the run folder and
+closest known one; the names a knob gives (trainer, loss, view, ...), the heads a per-head knob
+names and the packages a knob needs are checked as well, by `--print-config` and `--dry-run` as by
+the run. The resolved configuration is saved as `config.json` in the run folder and
 inside every checkpoint. Sizes are HEIGHT,WIDTH: `image_size = (384, 288)` in a file,
 `image_size=384,288` on the command line.
 """

@@ -21,17 +21,9 @@ def create_backbone(name: str, pretrained: bool = False, weights_file: str = "")
     `weights_file` (a local .pth/.bin/.safetensors of the model, classifier included or not) wins
     over `pretrained` and needs no network; the classifier weights are dropped when loading.
     """
-    path = None
-    if weights_file:
-        path = Path(weights_file).expanduser()
-        if not path.is_file():
-            raise UserError(f"config knob 'weights_file': {path} not found; give a local weights file or ''")
+    path = check_name(name, weights_file)
     if name.startswith(TORCHVISION):
         return _torchvision(name[len(TORCHVISION):], pretrained, path)
-    if not timm.is_model(name):
-        close = difflib.get_close_matches(name, timm.list_models(), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models(), or tv:<name>"
-        raise UserError(f"config knob 'backbone': unknown timm model {name!r}{hint}")
     if path:
         return _timm_from_file(name, path)
     if not pretrained:
@@ -45,6 +37,23 @@ def create_backbone(name: str, pretrained: bool = False, weights_file: str = "")
             raise UserError(f"could not load pretrained weights for {name!r}: the model hub ({hub.endpoint()}) "
                             "cannot be reached and they are not in its local cache; set weights_file to a local "
                             "weights file (README: Real data), or pretrained=False") from None
+
+
+def check_name(name: str, weights_file: str = "") -> Path | None:
+    """The weights file's path (None without one), after checking that it exists and that `name`
+    names a timm or torchvision model; builds nothing."""
+    path = None
+    if weights_file:
+        path = Path(weights_file).expanduser()
+        if not path.is_file():
+            raise UserError(f"config knob 'weights_file': {path} not found; give a local weights file or ''")
+    if name.startswith(TORCHVISION):
+        _torchvision_name(name[len(TORCHVISION):])
+    elif not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models(), or tv:<name>"
+        raise UserError(f"config knob 'backbone': unknown timm model {name!r}{hint}")
+    return path
 
 
 def _create(name: str, pretrained: bool, source: str, file: Path | None = None, **kwargs) -> nn.Module:
@@ -100,11 +109,6 @@ def _torchvision(name: str, pretrained: bool, path: Path | None) -> nn.Module:
     """A torchvision classifier with its last Linear layer replaced by the identity."""
     import torchvision
 
-    known = torchvision.models.list_models(module=torchvision.models)
-    if name not in known:
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(TORCHVISION + c for c in close)}?" if close else ""
-        raise UserError(f"config knob 'backbone': unknown torchvision model {name!r}{hint}")
     full = f"{TORCHVISION}{name}"
     try:
         model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained and not path else None)
@@ -119,6 +123,16 @@ def _torchvision(name: str, pretrained: bool, path: Path | None) -> nn.Module:
     if path:
         _load(model, path, dropped, full)
     return model
+
+
+def _torchvision_name(name: str) -> None:
+    import torchvision
+
+    known = torchvision.models.list_models(module=torchvision.models)
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(TORCHVISION + c for c in close)}?" if close else ""
+        raise UserError(f"config knob 'backbone': unknown torchvision model {name!r}{hint}")
 
 
 def _last_linear(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:

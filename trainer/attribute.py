@@ -17,9 +17,13 @@ from trainer.registry import register_trainer
 class AttributeTrainer(BaseTrainer):
     def __init__(self, cfg):
         self.task = cfg.task
-        self.heads = attribute_heads(cfg, (cfg.task,))
+        self.heads = self.heads_of(cfg)
         self.default_monitor = self.monitor_default(cfg)
         super().__init__(cfg)
+
+    @classmethod
+    def heads_of(cls, cfg) -> dict[str, int]:
+        return attribute_heads(cfg, (cfg.task,))
 
     @classmethod
     def monitor_default(cls, cfg) -> str:

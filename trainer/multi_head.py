@@ -12,8 +12,12 @@ from trainer.registry import register_trainer
 @register_trainer("multihead")
 class MultiHeadTrainer(BaseTrainer):
     def __init__(self, cfg):
-        self.heads = attribute_heads(cfg)  # the age head over years with age_target="years"
+        self.heads = self.heads_of(cfg)
         super().__init__(cfg)
+
+    @classmethod
+    def heads_of(cls, cfg) -> dict[str, int]:
+        return attribute_heads(cfg)  # the age head over years with age_target="years"
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return combine_attributes(*(self.specs[h].probabilities(outputs[h]) for h in ATTRIBUTES))

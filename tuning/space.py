@@ -21,10 +21,9 @@ from typing import Any
 
 from base import config as config_lib
 from base.errors import UserError
-from data_loader.transforms import PRESETS
+from group import preflight
 from group.registry import runner
 from group.run_group import RunGroup
-from model.tta import VIEWS
 
 Space = Callable[[Any], Mapping[str, Any]]
 
@@ -130,10 +129,8 @@ def trial_config(space: Space, trial: Any, base: config_lib.Config, where: str) 
                             "config (--config/--set) instead")
     cfg = config_lib.build({**base.to_dict(), **knobs}, source=f"{where}: space(trial)")
     _same_score(base, cfg, knobs, where)
-    try:  # the names train.py checks at start-up
-        PRESETS.get(cfg.augment)
-        for view in cfg.tta:
-            VIEWS.get(view)
+    try:  # what train.py checks at start-up
+        preflight.check(cfg)
     except UserError as error:
         raise UserError(f"{where}: {error}") from None
     return cfg, knobs
