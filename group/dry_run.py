@@ -50,8 +50,13 @@ def dry_run(cfg: Config, resumed: Path | None = None) -> dict:
             seen.update(train=len(train), val=len(val))
             return train, val.head(trainer.cfg.batch_size).copy(), folds
 
+        def one_batch_rows(table):  # what the run trains on (drop_ages, pseudo labels), then one batch of it
+            trained = own_rows(table)
+            seen.update(trained=len(trained))
+            return trained.head(rows).copy()
+
         trainer.split_tables = one_batch_split
-        trainer.training_table = lambda table: own_rows(table).head(rows).copy()
+        trainer.training_table = one_batch_rows
         if resumed is not None and trainer.read_last(resumed) is None:  # a checkpoint of another model fails here
             raise UserError(f"--resume {resumed}: no last.pt there, nothing to continue from")
         log.addFilter(quiet)  # fit()'s own lines would name the temporary folder
@@ -62,9 +67,10 @@ def dry_run(cfg: Config, resumed: Path | None = None) -> dict:
             setup_logging()  # closes the log file inside the temporary folder
     folder = resumed or Path(cfg.runs_dir) / f"{cfg.name or _kind(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
     params = sum(p.numel() for p in trainer.model.parameters())
-    log.info(f"dry run passed in {time.perf_counter() - started:.0f}s: {seen['train']} training and {seen['val']} "
-             f"validation images read; {what}: {trainer.cfg.backbone} ({params / 1e6:.1f}M parameters) on "
-             f"{trainer.device}; one batch trained (loss {row['train_loss']:.3f}) and one validated")
+    trained = "" if seen["trained"] == seen["train"] else f" ({seen['trained']} trained on: drop_ages, pseudo_labels)"
+    log.info(f"dry run passed in {time.perf_counter() - started:.0f}s: {seen['train']} training{trained} and "
+             f"{seen['val']} validation images read; {what}: {trainer.cfg.backbone} ({params / 1e6:.1f}M "
+             f"parameters) on {trainer.device}; one batch trained (loss {row['train_loss']:.3f}) and one validated")
     log.info(f"a real run would {'continue' if resumed else 'make'} {folder}")
     return {"dry_run": True, "run_dir": str(folder), "train_loss": row["train_loss"]}
 
