@@ -19,7 +19,7 @@ def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
         try:
             table, probs = (validation or run_validation.Validation(models, weights, tta)).get()
         except predictor.DifferentValidation:
-            return offsets_lib.Offsets(mode, reason="not applied: these runs were validated on different persons, "
+            return offsets_lib.Offsets(mode, reason="not applied: these runs share no validation persons, "
                                        "so no validation can fit offsets for their ensemble")
         return offsets_lib.decide(table, probs, mode, models[0].cfg.seed)
 

@@ -10,6 +10,7 @@ group's out-of-fold predictions, another group's shared validation persons.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -110,15 +111,21 @@ class DifferentValidation(UserError):
 
 def ensemble_validation(parts: list[tuple[pd.DataFrame, np.ndarray]], how: str = "mean",
                         weights: Sequence[float] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """Combine validation predictions of models that were validated on the same images."""
-    table = parts[0][0]
+    """Combine validation predictions on the pictures every model held out: all of them for runs
+    of one split; for, say, a k-fold group (out of fold: every person) beside a run of one fold,
+    that fold's persons, and a log line says how many. DifferentValidation when none are shared."""
+    shared = set.intersection(*(set(table["file"]) for table, _ in parts))
+    if not shared:
+        raise DifferentValidation("these runs share no validation persons (another seed, fold or data); "
+                                  "evaluate them one at a time, or ensemble runs of one split")
+    first = parts[0][0]
+    table = first[first["file"].isin(shared)].reset_index(drop=True)
+    if any(len(other) != len(shared) for other, _ in parts):
+        logging.getLogger("mask18").info(
+            f"validation: {len(table)} pictures of {table['person'].nunique()} persons were held out by every run "
+            f"(the runs held out {', '.join(str(len(other)) for other, _ in parts)}); scored on those")
     order = table["file"].to_numpy()
-    aligned = []
-    for other, probs in parts:
-        if set(other["file"]) != set(order):
-            raise DifferentValidation("these runs were validated on different persons (another seed, fold or data); "
-                            "evaluate them one at a time, or ensemble runs of one split")
-        aligned.append(pd.DataFrame(probs, index=other["file"].to_numpy()).loc[order].to_numpy())
+    aligned = [pd.DataFrame(probs, index=other["file"].to_numpy()).loc[order].to_numpy() for other, probs in parts]
     return table, combine_probabilities(aligned, how, weights)
 
 

@@ -31,7 +31,7 @@ def decide(models: list, runs: list[Path], weights, tta: list[str], mode: str,
         try:
             table, probs = (validation or run_validation.Validation(models, weights, tta)).get()
         except predictor.DifferentValidation:
-            return vote_guard.Decision(mode, reason="these runs were validated on different persons, so no "
+            return vote_guard.Decision(mode, reason="these runs share no validation persons, so no "
                                        "validation shows what the vote does to their ensemble; vote one run, or "
                                        "ensemble runs of one split (or --person-vote-guard off)")
         return vote_guard.decide(cfg, table, offsets.apply(probs), mode, among)

@@ -31,6 +31,20 @@ def test_kfold_trains_every_fold_and_scores_out_of_fold(tiny_overrides, tiny_dat
     inference.main(["--run", str(group), "--out", str(tmp_path / "sub.csv")])
     assert len(pd.read_csv(tmp_path / "sub.csv")) == 28
 
+    # A plain run of one fold beside the group (README's ensemble): scored and decided on the persons
+    # both held out, that fold's, and the log says how many.
+    train.main(_sets(tiny_overrides + ["fold=1", "name='plain'"]))
+    plain = next((tmp_path / "runs").glob("plain-*"))
+    persons = set(pd.read_csv(plain / "split.csv", dtype={"person": str}).query("role == 'val'")["person"])
+    pictures = int(oof["person"].isin(persons).sum())
+    capsys.readouterr()
+    both = inference.main(["--run", str(group), "--run", str(plain), "--evaluate", "--offsets", "head"])
+    err = capsys.readouterr().err
+    assert f"validation: {pictures} pictures of {len(persons)} persons were held out by every run" in err
+    assert both["no TTA"]["val_f1"] > 0 and "offsets" in both["no TTA"]
+    inference.main(["--run", str(group), "--run", str(plain), "--out", str(tmp_path / "both.csv")])
+    assert "share no validation persons" not in capsys.readouterr().err
+
 
 def test_selected_folds_then_resume_fills_in_the_rest(tiny_overrides, tmp_path):
     first = train.main(_sets(tiny_overrides + ["kfold=True", "kfold_folds=[1]"]))
