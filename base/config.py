@@ -2,7 +2,8 @@
 
 The knobs, their types and defaults are the annotated names of the project's `config.py`.
 An experiment file (`configs/x.py`) assigns only what differs; it may name another base with
-`_base_ = "other.py"` (relative to itself). `--set key=value` overrides come last.
+`_base_ = "other.py"` (relative to itself). A run folder's config.json serves as an experiment
+file too: the run's whole configuration. `--set key=value` overrides come last.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from base.cli_types import size_parts
 from base.errors import UserError
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config.py"
+EXAMPLE = DEFAULTS_FILE.parent / "configs" / "best.py"  # the experiment file error lines point to
 
 # Value rules beyond the type: knob -> (test, what the value must be).
 _RULES = {
@@ -144,7 +146,7 @@ def load(experiment: str | Path | None = None, overrides: Sequence[str] = (),
         path = Path(experiment)
         values.update(_experiment_values(path, seen=(), sources=sources))
         if not values.get("name"):
-            values["name"] = path.stem
+            values["name"] = "run" if path.suffix == ".json" else path.stem
     for item in overrides:
         knob, sep, text = item.partition("=")
         if not sep or not knob.strip():
@@ -187,13 +189,21 @@ def build(values: Mapping[str, Any], source: str, sources: Mapping[str, str] | N
     return Config(out)
 
 
-def _experiment_values(path: Path, seen: tuple[Path, ...], sources: dict[str, str]) -> dict[str, Any]:
-    """The knobs of an experiment file and its _base_ chain; `sources` learns which file set each."""
+def _experiment_values(path: Path, seen: tuple[Path, ...], sources: dict[str, str],
+                       named_by: Path | None = None) -> dict[str, Any]:
+    """The knobs of an experiment file (or a run's config.json) and its _base_ chain; `sources`
+    learns which file set each. `named_by`: the file whose _base_ names this one."""
     if not path.is_file():
-        raise UserError(f"experiment file {path} not found; pass a .py file such as configs/demo.py")
+        if named_by is not None:
+            raise UserError(f"{named_by}: _base_ names {path}, which does not exist (a _base_ is resolved beside "
+                            "the file that names it); fix the name or the path")
+        raise UserError(f"experiment file {path} not found; pass a .py file such as {_shown(EXAMPLE)}, or a run "
+                        "folder's config.json to train that run's configuration again")
+    if path.suffix == ".json":
+        return _saved_values(path, sources)
     if path.suffix != ".py":
-        raise UserError(f"experiment file {path}: not a .py file; write the knobs that differ as Python, "
-                        "e.g. epochs = 20")
+        raise UserError(f"experiment file {path}: not a .py file (or a run's config.json); write the knobs that "
+                        "differ as Python, e.g. epochs = 20")
     if path.resolve() in seen:
         raise UserError(f"{path}: _base_ chain loops back to itself")
     module = _load_module(path)
@@ -201,11 +211,33 @@ def _experiment_values(path: Path, seen: tuple[Path, ...], sources: dict[str, st
     base = names.pop("_base_", None)
     values = {}
     if base is not None and Path(base).resolve() != DEFAULTS_FILE:
-        values = _experiment_values((path.parent / base), seen + (path.resolve(),), sources)
+        values = _experiment_values((path.parent / base), seen + (path.resolve(),), sources, named_by=path)
     mine = {k: v for k, v in names.items() if not k.startswith("_")}
     values.update(mine)
     sources.update(dict.fromkeys(mine, str(path)))
     return values
+
+
+def _saved_values(path: Path, sources: dict[str, str]) -> dict[str, Any]:
+    """The knobs of a run's config.json: the run's whole configuration, trained again as it was."""
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"experiment file {path}: not a readable config.json ({err}); pass a run folder's "
+                        "config.json as train.py wrote it, or a .py experiment file") from None
+    if not isinstance(values, dict):
+        raise UserError(f"experiment file {path}: holds no knobs (a JSON object of knob: value); pass a run "
+                        "folder's config.json")
+    sources.update(dict.fromkeys(values, str(path)))
+    return values
+
+
+def _shown(path: Path) -> str:
+    """`path` as a user would type it here: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _assigned_names(path: Path) -> list[str]:

@@ -52,7 +52,9 @@ How to set a knob, from the most lasting to the most passing:
 - **Edit `config.py`**: the defaults of every run.
 - **An experiment file**: `python train.py --config configs/x.py`, where `configs/x.py` sets only
   what differs (`epochs = 20`). It may start from another experiment file with
-  `_base_ = "other.py"` (relative to itself); the chain is applied base first.
+  `_base_ = "other.py"` (relative to itself); the chain is applied base first. A run folder's
+  `config.json` works as an experiment file too: `--config runs/x/config.json` trains that run's
+  configuration again (with `--set` changes on top).
 - **On the command line**, applied last: `python train.py --set lr=3e-4 batch_size=64`, or bare
   `python train.py lr=3e-4 batch_size=64`. A value is read as a Python literal (`3e-4`, `(128, 96)`,
   `["flip"]`); a bare word is a string (`backbone=resnet34`).

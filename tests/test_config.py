@@ -97,3 +97,41 @@ def test_every_shipped_preset_trains(preset, tiny_overrides, tmp_path):
     assert best["epoch"] == 1 and 0 <= best["val_f1"] <= 1
     name = config_lib.load(ROOT / "configs" / preset).name
     assert [p.name.startswith(name + "-") for p in (tmp_path / "runs").iterdir()] == [True]
+
+
+def _named_paths(message: str) -> list[Path]:
+    """The file paths an error line names (words with a folder, ending in .py or .json)."""
+    import re
+
+    return [Path(p) for p in re.findall(r"[\w.~-]*/[\w./~-]+\.(?:py|json)\b", message)]
+
+
+def test_a_missing_experiment_file_points_to_files_that_exist(tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # as README runs the commands
+    with pytest.raises(UserError) as missing:
+        config_lib.load(tmp_path / "nowhere.py")
+    suggested = [p for p in _named_paths(str(missing.value)) if "nowhere" not in str(p)]
+    assert suggested and all(p.is_file() for p in suggested), str(missing.value)
+
+
+def test_a_missing_base_names_the_file_that_names_it_and_where_it_was_looked_for(tmp_path):
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.py"
+    child.write_text('_base_ = "parent.py"\nepochs = 3\n')
+    (tmp_path / "parent.py").write_text("lr = 0.1\n")  # beside the caller's folder, not beside child.py
+    with pytest.raises(UserError, match=rf"{child}: _base_ names {tmp_path / 'sub' / 'parent.py'}, which does not "
+                                        r"exist \(a _base_ is resolved beside the file that names it\)"):
+        config_lib.load(child)
+
+
+def test_a_runs_config_json_trains_that_configuration_again(tmp_path):
+    (tmp_path / "exp.py").write_text("epochs = 3\nlr = 0.01\ntta = ['flip']\nimage_size = (40, 32)\n")
+    cfg = config_lib.load(tmp_path / "exp.py")
+    saved = tmp_path / "exp-20260101-000000" / "config.json"
+    saved.parent.mkdir()
+    saved.write_text(__import__("json").dumps(cfg.to_dict()))  # as train.py writes it
+    again = config_lib.load(saved, ["epochs=5"])
+    assert again.to_dict() == {**cfg.to_dict(), "epochs": 5} and again.name == "exp"
+    saved.write_text("{not json")
+    with pytest.raises(UserError, match="not a readable config.json"):
+        config_lib.load(saved)
