@@ -155,6 +155,8 @@ monitor: str = "auto"            # metrics.csv column that picks best.pt and dri
                                  # "auto": val_f1, or val_f1_<task> for an "attribute" model
 monitor_mode: Literal["max", "min"] = "max"  # "min" for a loss column such as val_loss
 patience: int = 0                # stop after this many epochs without improvement; 0 = never
+min_delta: float = 0.0           # early stopping: an epoch improves only when it beats the best by more
+                                 # than this (e.g. 0.002 of macro F1); best.pt still takes any better epoch
 checkpoint_every_steps: int = 0  # also write last.pt every N training steps inside an epoch; 0 = epoch ends only
 keep_last: int = 0               # also keep the last K epochs' checkpoints as epoch-NNN.pt; 0 = none
 average_last: int = 0            # after training, average the validated weights of the last K epochs

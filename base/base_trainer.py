@@ -250,8 +250,9 @@ class BaseTrainer(CheckpointMixin):
         cfg = self.cfg
         value = row[self.monitor]
         improved = epoch_metrics.improves(value, self.best, cfg.monitor_mode)
-        self.best, self.stale = (value, 0) if improved else (self.best, self.stale + 1)
+        self.best = value if improved else self.best
         self.history.append(row)
+        self.stale = epoch_metrics.stale_epochs(self.history, self.monitor, cfg.monitor_mode, cfg.min_delta)
         self.progress = None
         self.updater.schedule.epoch_end(value)
         # Under time_limit_minutes, the schedule is re-planned to the epochs that fit at the recent pace.
@@ -271,7 +272,8 @@ class BaseTrainer(CheckpointMixin):
             self.log.info(replanned)
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
-            self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs")
+            self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs"
+                          + (f" (better: by more than min_delta {cfg.min_delta:g})" if cfg.min_delta else ""))
 
     def average_last_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader) -> dict | None:
         """averaged.pt: the mean of the last `average_last` epochs' validated weights, batch norm

@@ -38,6 +38,7 @@ _RULES = {
     "warmup_epochs": (lambda v: v >= 0, "0 or more"),
     "step_epochs": (lambda v: v >= 1, "at least 1"),
     "patience": (lambda v: v >= 0, "0 or more"),
+    "min_delta": (lambda v: v >= 0, "0 or more"),
     "checkpoint_every_steps": (lambda v: v >= 0, "0 (off) or more"),
     "keep_last": (lambda v: v >= 0, "0 (none) or more"),
     "num_workers": (lambda v: v >= -1, "-1 (auto) or 0 or more"),

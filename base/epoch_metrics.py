@@ -31,6 +31,20 @@ def improves(value: float, best: float | None, mode: str) -> bool:
     return best is None or (value > best if mode == "max" else value < best)
 
 
+def stale_epochs(history: list[dict], key: str, mode: str, min_delta: float = 0.0) -> int:
+    """Epochs since the last one that beat the best before it by more than `min_delta` (early
+    stopping's count, as Lightning's EarlyStopping keeps it): a gain of min_delta or less is
+    not progress, though best.pt still takes it."""
+    best, stale = None, 0
+    for row in history:
+        value = row[key]
+        if best is None or (value - best if mode == "max" else best - value) > min_delta:
+            best, stale = value, 0
+        else:
+            stale += 1
+    return stale
+
+
 def best_row(history: list[dict], key: str, mode: str) -> dict:
     """The metrics row of the best epoch by `key`; before any epoch a row of NaNs at epoch 0."""
     if not history:
