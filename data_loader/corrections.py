@@ -10,6 +10,8 @@ audit's suspects file can be trimmed and used as it is):
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -54,4 +56,20 @@ def apply(table: pd.DataFrame, path: str | Path) -> pd.DataFrame:
         else:
             raise UserError(f"{where}: cannot set {fix.field!r} to {fix.value!r}; fields are gender (male/female), "
                             "age (0..120) and mask (swap)")
+    _say_once(path, done)
     return table
+
+
+_said: set[tuple[str, int]] = set()  # (file, modification time) already reported in this process
+
+
+def _say_once(path: Path, done: dict[tuple[str, str], int]) -> None:
+    """One log line per corrections file and process: how many fixes of each field were applied."""
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key in _said:
+        return
+    _said.add(key)
+    fields = Counter(field for _, field in done)
+    parts = ", ".join(f"{field} {fields[field]}" for field in FIELDS if fields[field])
+    logging.getLogger("mask18").info(f"corrections: {len(done)} row(s) of {path} applied to "
+                                     f"{len({person for person, _ in done})} person(s) ({parts or 'none'})")

@@ -51,13 +51,17 @@ def test_pseudo_rounds_train_on_eval_images_never_validate_on_them(tiny_override
     inference.main(["--run", str(group), "--out", str(tmp_path / "s.csv")])
 
 
-def test_corrections_fix_labels_and_name_bad_lines(tiny_data, tmp_path):
+def test_corrections_fix_labels_and_name_bad_lines(tiny_data, tmp_path, caplog):
     table = read_train(tiny_data)
     person = table["person"].iloc[0]
     fixes = tmp_path / "fix.csv"
     fixes.write_text(f"id,field,value,note\n{person},gender,{'male' if table['gender'].iloc[0] else 'female'},x\n"
                      f"{person},age,65,\n{person},mask,swap,\n")
-    fixed = read_train(tiny_data, corrections=fixes)
+    with caplog.at_level("INFO", logger="mask18"):
+        fixed = read_train(tiny_data, corrections=fixes)
+        read_train(tiny_data, corrections=fixes)  # read again by the same run: said once
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("corrections:")]
+    assert said == [f"corrections: 3 row(s) of {fixes} applied to 1 person(s) (gender 1, age 1, mask 1)"]
     before, after = table[table["person"] == person], fixed[fixed["person"] == person]
     assert (after["gender"] == 1 - before["gender"].iloc[0]).all() and (after["age_group"] == 2).all()
     stems = after.set_index("stem")["mask"]
