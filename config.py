@@ -110,6 +110,8 @@ class_weights: str | dict[str, list[float]] = "none"  # "none", "inverse", "sqrt
                                  # every loss but "f1" (macro F1 counts each class once already)
 focal_gamma: float = 2.0         # "focal": (1 - p)^gamma down-weights easy examples
 label_smoothing: float = 0.1     # "label_smoothing": share of the target spread over all classes
+loss_args: dict[str, dict[str, Any]] = {}  # a loss's own arguments, by loss name, e.g. {"focal": {"gamma":
+                                 # 3.0}} or those of a loss you registered (focal_gamma, label_smoothing: defaults)
 head_weights: dict[Literal["mask", "gender", "age"], float] = {"mask": 1.0, "gender": 1.0, "age": 1.0}  # each
                                  # head's share of the loss (multihead and attribute trainers)
 sigmoid_heads: list[Literal["class", "mask", "gender", "age"]] = []  # one-vs-rest sigmoids, not softmax
@@ -191,6 +193,8 @@ checkpoint: Literal["best", "last", "averaged"] = "best"  # "averaged": needs av
 inference_batch_size: int = 128  # pictures per step when predicting (validation, inference.py)
 tta: list[str] = []              # test-time views averaged with the plain one: "flip", "scale",
                                  # "shift", "brightness" (inference.py --tta overrides)
+tta_args: dict[str, dict[str, Any]] = {}  # a view's own arguments, by view name, e.g. {"scale": {"zoom":
+                                 # 1.2}, "shift": {"share": 0.1}, "brightness": {"gain": 1.2}}
 decision_offsets: Literal["off", "head", "class"] = "head"  # log-offsets toward rare classes fitted on
                                  # validation for macro F1 (before the person vote): "head" 8 (per class
                                  # of each head), "class" 18, "off"; applied only when they gain on persons

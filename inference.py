@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     models = [predictor.load(run, changes) for run in runs]
     tta = models[0].cfg.tta if args.tta is None else [v.strip() for v in args.tta.split(",") if v.strip()]
     tta = [v for v in tta if v != "none"]
-    preflight.tta(tta)  # an unknown name fails before the eval images are read
+    preflight.tta(tta, models[0].cfg.tta_args)  # an unknown name fails before the eval images are read
     vote = args.person_vote or models[0].cfg.person_vote
     shift = args.offsets or models[0].cfg.decision_offsets
     if args.evaluate:

@@ -35,7 +35,7 @@ def predict(trainer, model: torch.nn.Module, loader: BaseDataLoader, desc: str =
     cfg, device, world = trainer.cfg, trainer.device, trainer.world
     distributed.sync_buffers(model, world)  # every process scores rank 0's model, the one saved
     model.eval()
-    views = build_views(tta, cfg.mean, cfg.std)
+    views = build_views(tta, cfg.mean, cfg.std, cfg.tta_args)
     probs, total, count = [], 0.0, 0
     dtype = amp_dtype(cfg.amp, device)
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)

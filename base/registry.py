@@ -1,7 +1,8 @@
 """Name -> class/function tables, so the config names things as strings."""
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Collection, Mapping
 from typing import Generic, TypeVar
 
 from base.errors import UserError
@@ -30,6 +31,20 @@ class Registry(Generic[T]):
         if name not in self._entries:
             raise UserError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._entries))}")
         return self._entries[name]
+
+    def keywords(self, name: str) -> list[str]:
+        """The arguments an entry takes by name (a `**kwargs` catch-all aside)."""
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return [p.name for p in inspect.signature(self.get(name)).parameters.values() if p.kind in kinds]
+
+    def check_keywords(self, name: str, given: Mapping, knob: str, engine: Collection[str] = ()) -> None:
+        """Refuse an argument `knob` gives entry `name` that it does not take, or that the engine
+        passes itself (`engine`): a catch-all `**_` would swallow a misspelt one without a word."""
+        takes = [k for k in self.keywords(name) if k not in engine]
+        for key in given:
+            if key not in takes:
+                raise UserError(f"config knob {knob!r}: {self.kind} {name!r} takes no argument {key!r}; it takes "
+                                f"{', '.join(takes) or 'none'}")
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -18,8 +18,9 @@ from base import config as config_lib
 from base.errors import UserError
 
 # Knobs a resumed run may change: they do not alter what the finished epochs mean.
-RESUMABLE = {"epochs", "time_limit_minutes", "patience", "min_delta", "num_workers", "device", "inference_batch_size",
-             "checkpoint", "name", "kfold_folds", "tta", "decision_offsets", "person_vote", "person_vote_size",
+RESUMABLE = {"epochs", "time_limit_minutes", "patience", "min_delta", "num_workers", "device",
+             "inference_batch_size", "checkpoint", "name", "kfold_folds", "tta", "tta_args", "decision_offsets",
+             "person_vote", "person_vote_size",
              "person_vote_guard", "checkpoint_every_steps",
              "keep_last", "persistent_workers", "prefetch_factor", "cache", "cache_memory_gb", "cache_dir", "plots",
              "gallery_size", "tensorboard", "wandb", "wandb_project", "wandb_mode", "cudnn_benchmark",

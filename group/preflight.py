@@ -22,7 +22,8 @@ from group.registry import runner
 from group.run_group import RunGroup
 from model.backbone import check_name
 from model.heads import head_specs, label_count
-from model.tta import VIEWS
+from model.loss import check_loss_args
+from model.tta import check_views
 from trainer import get_trainer
 
 
@@ -34,16 +35,16 @@ def check(cfg: Config) -> None:
     build_transform(cfg, train=True)  # the preset by name, and each augment_ops transform
     if cfg.mix != "none":
         MIXERS.get(cfg.mix)
-    tta(cfg.tta)
+    tta(cfg.tta, cfg.tta_args)
+    check_loss_args(cfg.loss_args)
     if cfg.face_crop != "off":
         Detector(cfg.face_crop)
     build_callbacks(cfg)  # each logger's package
 
 
-def tta(views: list[str]) -> None:
-    for view in views:
-        if view != "none":
-            VIEWS.get(view)
+def tta(views: list[str], args: dict | None = None) -> None:
+    """The TTA views by name, and the arguments `tta_args` gives them."""
+    check_views(views, args)
 
 
 def _trainer(cfg: Config) -> None:

@@ -16,6 +16,9 @@ size. In a combination ({"ce": 0.3, "f1": 0.7}) the other parts are weighted.
     ce               cross-entropy (binary, one-vs-rest, on a sigmoid head), class-weighted
     label_smoothing  ce with targets smoothed by `label_smoothing`
     focal            focal loss: ce scaled by (1 - p)^focal_gamma; its alpha is the class weights
+
+A loss with arguments of its own gets them from `loss_args`, by name: {"focal": {"gamma": 3.0}}
+(focal_gamma and label_smoothing are the defaults of focal's gamma and label_smoothing's smoothing).
     f1               1 - soft macro F1 over the classes present (the competition metric, differentiable)
     bce              binary cross-entropy; sigmoid heads only
 """
@@ -32,6 +35,7 @@ from base.registry import Registry
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LOSSES: Registry[Callable[..., Loss]] = Registry("loss")
 BOTH = ("softmax", "sigmoid")
+ENGINE_ARGS = ("activation", "weights")  # what build_loss passes itself; loss_args gives the rest
 
 
 def supports(*activations: str) -> Callable:
@@ -160,6 +164,13 @@ def class_weights(counts: torch.Tensor, how: str | Mapping | None, head: str) ->
     return weights * counts.sum() / (weights * counts).sum().clamp_min(1e-12)
 
 
+def check_loss_args(loss_args: Mapping[str, Mapping]) -> None:
+    """Every loss `loss_args` names is registered and takes the arguments it is given."""
+    for name, given in loss_args.items():
+        LOSSES.get(name)
+        LOSSES.check_keywords(name, given, "loss_args", ENGINE_ARGS)
+
+
 def build_loss(spec: str | Mapping[str, float], head: str, activation: str, cfg,
                counts: torch.Tensor | None = None,
                expand: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Loss:
@@ -178,8 +189,10 @@ def build_loss(spec: str | Mapping[str, float], head: str, activation: str, cfg,
             raise UserError(f"config knobs 'loss'/'head_loss': loss {name!r} works on {' or '.join(supported)} heads "
                             f"only, but head {head!r} is a {activation} head; {fix}, or give {head!r} another loss "
                             "with head_loss")
-        losses.append((share, factory(activation=activation, weights=weights, gamma=cfg.focal_gamma,
-                                      smoothing=cfg.label_smoothing)))
+        given = cfg.loss_args.get(name, {})
+        LOSSES.check_keywords(name, given, "loss_args", ENGINE_ARGS)
+        arguments = {"gamma": cfg.focal_gamma, "smoothing": cfg.label_smoothing, **given}
+        losses.append((share, factory(activation=activation, weights=weights, **arguments)))
     if len(losses) == 1 and losses[0][0] == 1.0:
         return losses[0][1]
     return lambda logits, target: sum(share * fn(logits, target) for share, fn in losses)

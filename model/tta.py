@@ -1,11 +1,12 @@
 """Test-time augmentation: deterministic views of a normalised batch, averaged in probability space.
 
 Views work on the tensors the model sees, so an image is decoded once however many views
-there are. The plain view is always included.
+there are. The plain view is always included. A view's own arguments (scale's zoom, shift's
+share, brightness's gain) come from the `tta_args` knob, by name: {"scale": {"zoom": 1.2}}.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +60,19 @@ def brightness(mean: Sequence[float], std: Sequence[float], gain: float = 1.1, *
     return view
 
 
-def build_views(names: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> list[View]:
-    """The plain view, then the named ones (unknown names fail, listing the known)."""
-    return [lambda images: images] + [VIEWS.get(n)(mean=mean, std=std) for n in names if n != "none"]
+ENGINE_ARGS = ("mean", "std")  # what build_views passes itself; tta_args gives the rest
+
+
+def check_views(names: Sequence[str], args: Mapping[str, Mapping] | None = None) -> None:
+    """Every view named (in `names` and in `tta_args`) is registered and takes its arguments."""
+    args = args or {}
+    for name in [n for n in names if n != "none"] + list(args):
+        VIEWS.check_keywords(name, args.get(name, {}), "tta_args", ENGINE_ARGS)
+
+
+def build_views(names: Sequence[str], mean: Sequence[float], std: Sequence[float],
+                args: Mapping[str, Mapping] | None = None) -> list[View]:
+    """The plain view, then the named ones with their `tta_args` (unknown names fail, listing the known)."""
+    check_views(names, args)
+    return [lambda images: images] + [VIEWS.get(n)(mean=mean, std=std, **(args or {}).get(n, {}))
+                                      for n in names if n != "none"]

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 import base.base_trainer as base_trainer
 from base import config as config_lib
+from base.errors import UserError
 from model.heads import head_probabilities
 from model.loss import build_loss, class_weights
 from trainer import get_trainer
@@ -26,6 +27,19 @@ def test_focal_with_gamma_0_is_cross_entropy():
     sigmoid_focal = build_loss("focal", "class", "sigmoid", CFG.replace(focal_gamma=0.0))
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1).mean()
     assert torch.allclose(sigmoid_focal(logits, target), bce, atol=1e-5)
+
+
+def test_loss_args_give_a_loss_its_own_arguments_and_refuse_misspelt_ones():
+    logits, _, target = _batch()
+    by_knob = build_loss("focal", "class", "softmax", CFG.replace(focal_gamma=3.0))
+    by_args = build_loss("focal", "class", "softmax", CFG.replace(loss_args={"focal": {"gamma": 3.0}}))
+    default = build_loss("focal", "class", "softmax", CFG)
+    assert torch.equal(by_args(logits, target), by_knob(logits, target))
+    assert not torch.equal(by_args(logits, target), default(logits, target))
+    for given, words in [({"focal": {"gama": 3.0}}, "loss 'focal' takes no argument 'gama'; it takes gamma"),
+                         ({"ce": {"weights": [1.0]}}, "loss 'ce' takes no argument 'weights'; it takes none")]:
+        with pytest.raises(UserError, match=words):
+            build_loss(list(given)[0], "class", "softmax", CFG.replace(loss_args=given))
 
 
 def test_focal_down_weights_easy_examples():

@@ -33,6 +33,8 @@ CASES = {
     "years on one head": (["age_target='years'"], "'age_target' = 'years' needs an age head"),
     "separate's members": (["trainer='separate'", "head_loss={'class': 'focal'}"], "'head_loss' names 'class'"),
     "k-fold's trainer": (["kfold=True", "trainer='multi'"], "unknown trainer 'multi'"),
+    "loss_args": (["loss_args={'focal': {'gama': 3}}"], "loss 'focal' takes no argument 'gama'"),
+    "tta_args": (["tta_args={'scale': {'zom': 1.2}}"], "TTA view 'scale' takes no argument 'zom'"),
     "face detector": (["face_crop='mediapipe'"], "face detector 'mediapipe' is not installed"),
     "tensorboard": (["tensorboard=True"], "the tensorboard package is not installed"),
 }

@@ -36,6 +36,18 @@ def test_brightness_view_brightens_pixels_through_the_normalisation():
     assert torch.allclose(view((pixels - m) / s), (1.1 * pixels - m) / s, atol=1e-6)
 
 
+def test_tta_args_give_a_view_its_own_arguments_and_refuse_misspelt_ones():
+    images = torch.rand(1, 3, 20, 20)
+    default = build_views(["scale"], MEAN, STD)[1]
+    zoomed = build_views(["scale"], MEAN, STD, {"scale": {"zoom": 2.0}})[1]
+    assert torch.equal(zoomed(images), VIEWS.get("scale")(zoom=2.0)(images))
+    assert not torch.equal(zoomed(images), default(images))
+    with pytest.raises(UserError, match="'tta_args': TTA view 'scale' takes no argument 'zom'; it takes zoom"):
+        build_views(["scale"], MEAN, STD, {"scale": {"zom": 2.0}})
+    with pytest.raises(UserError, match="TTA view 'brightness' takes no argument 'mean'; it takes gain"):
+        build_views(["brightness"], MEAN, STD, {"brightness": {"mean": [0, 0, 0]}})
+
+
 def test_unknown_view_lists_the_known():
     with pytest.raises(UserError, match="unknown TTA view 'rotate'; known: brightness, flip, scale, shift"):
         build_views(["rotate"], MEAN, STD)
