@@ -27,7 +27,7 @@ data_dir: str = "demo"           # the competition folder (train/ and eval/), or
 demo_persons: int = 400          # "demo": built-in drawn faces, made once into the cache folder
                                  # ($MASK18_CACHE, default ~/.cache/mask18); training persons
 demo_eval_persons: int = 100     # "demo": persons of its eval/ folder (with answers.csv)
-demo_image_size: tuple[int, int] = (128, 96)  # "demo": picture size (height, width)
+demo_image_size: tuple[int, int] = (128, 96)  # "demo": picture size (height, width), each at least 32
 demo_seed: int = 0               # "demo": the seed its faces are drawn with
 age_thresholds: tuple[int, int] = (30, 60)  # training labels only: age >= t0 is 30-59, >= t1 is >=60
 folds: int = 5                   # persons split into this many person-grouped, stratified folds
@@ -41,7 +41,8 @@ face_crop: Literal["off", "auto", "mediapipe", "haar"] = "off"  # crop each pict
                                  # else haar); or once, offline: python -m data_loader.face_crop
 face_crop_margin: float = 0.4    # added around the face box on every side, share of its size
 face_crop_fallback: float = 0.6  # no face found: keep this share of the picture around its centre
-image_size: tuple[int, int] = (64, 48)    # what the model sees (height, width); real photos: 384x288
+image_size: tuple[int, int] = (64, 48)    # what the model sees (height, width), each at least 16; real
+                                 # photos: 384x288
 augment: str = "basic"           # preset: "none" (resize only), "basic" (+ horizontal flip), "strong"
                                  # (+ shift-scale-rotate, noise, blur, colour, brightness/contrast,
                                  # cutout), "randaugment" (flip + randaugment_n operations of
@@ -71,7 +72,8 @@ sampler_target: Literal["class", "mask", "gender", "age"] = "class"  # whose inv
 sampler_share: float = 1.0       # share of the training pictures an epoch draws: 0.25 = four times
                                  # shorter, more frequent epochs that together see every picture once
                                  # ("random"; "weighted" draws anew each epoch); set epochs, warm-up and
-                                 # patience in these shorter epochs
+                                 # patience in these shorter epochs; every training epoch drops its last
+                                 # partial batch, so a short epoch of N pictures trains N // batch_size
 drop_ages: list[tuple[int, int]] = []  # leave persons of these ages (inclusive bands) out of training,
                                  # never out of validation, e.g. [(26, 29), (59, 59)]: the ambiguous
                                  # ages at the group boundaries

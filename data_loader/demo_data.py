@@ -8,7 +8,7 @@ each with its own small pose / light / noise jitter. What the labels mean is dra
 - age: hair greys from 30 and is white from 60; forehead lines appear at 30 and multiply.
 Ages follow the competition's imbalance (>=60 is about 7% of persons).
 
-    python -m data_loader.demo_data --out DIR [--persons 300 --eval-persons 100 --size 128,96 --seed 0]
+    python -m data_loader.demo_data --out DIR [--persons 400 --eval-persons 100 --size 128,96 --seed 0]
 
 The same arguments always give the same files (byte for byte). The limits are the config's for
 the "demo" data_dir (demo_persons, demo_eval_persons, demo_image_size).
@@ -63,7 +63,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MASK18_CACHE", Path.home() / ".cache" / "mask18"))
 
 
-def demo_dir(persons: int = 300, eval_persons: int = 100, size: tuple[int, int] = (128, 96),
+def demo_dir(persons: int = 400, eval_persons: int = 100, size: tuple[int, int] = (128, 96),
              seed: int = 0, cache_dir: Path | None = None) -> Path:
     """The demo data folder for these parameters, generated on first use."""
     name = f"demo-v{GENERATOR_VERSION}-p{persons}-e{eval_persons}-{size[0]}x{size[1]}-s{seed}"
@@ -283,12 +283,12 @@ def build_parser() -> ArgumentParser:
     ap = ArgumentParser(prog="python -m data_loader.demo_data", description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--out", type=Path, required=True, default=argparse.SUPPRESS, metavar="DIR",
                     help="the folder to write train/ and eval/ into; it must not exist yet")
-    ap.add_argument("--persons", type=_at_least(MIN_PERSONS, positive_int, "persons"), default=300, metavar="N",
-                    help="train persons (7 images each)")
+    ap.add_argument("--persons", type=_at_least(MIN_PERSONS, positive_int, "persons"), default=400, metavar="N",
+                    help=f"train persons (7 images each; at least {MIN_PERSONS})")
     ap.add_argument("--eval-persons", type=_at_least(MIN_EVAL_PERSONS, positive_int, "eval persons"), default=100,
-                    metavar="N", help="eval persons (7 images each)")
+                    metavar="N", help=f"eval persons (7 images each; at least {MIN_EVAL_PERSONS})")
     ap.add_argument("--size", type=_at_least(MIN_SIDE, size, "each side"), default="128,96", metavar="HEIGHT,WIDTH",
-                    help="picture size in pixels")
+                    help=f"picture size in pixels (each side at least {MIN_SIDE})")
     ap.add_argument("--seed", type=count, default=0, metavar="N", help="the same seed gives the same files")
     return ap
 

@@ -43,7 +43,9 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vot
                 q = result["grouping"]
                 log.info(f"grouping of {len(voted_table)} validation pictures: adjusted Rand index {q['ari']:.3f}, "
                          f"{q['pure']:.1%} of pictures in a group of one person, {q['mixed']} groups mixing persons")
-            result[label]["vote"] = person_vote_rows(probs[scored], voted_table, groups, log)
+            where = (f"its {len(voted_table)} of these {len(table)} pictures" if len(voted_table) != len(table)
+                     else "these pictures") + (", offsets applied" if offsets != "off" else "")
+            result[label]["vote"] = person_vote_rows(probs[scored], voted_table, groups, log, where)
     if vote != "off" and models[0].cfg.person_vote_guard:  # what inference would do, with these views
         eval_table = check_images(read_eval(data_root(models[0].cfg)), "eval")
         among = shift.apply(predictor.combine_probabilities([m.predict(eval_table, tta) for m in models], "mean",
@@ -54,8 +56,10 @@ def evaluate(models: list, weights: list[float] | None, tta: list[str], log, vot
     return result
 
 
-def person_vote_rows(probs, table: pd.DataFrame, groups, log) -> dict:
-    """Validation F1 after the vote and after vote + mask assignment, found groups and oracle."""
+def person_vote_rows(probs, table: pd.DataFrame, groups, log, where: str = "") -> dict:
+    """Validation F1 after the vote and after vote + mask assignment, found groups and oracle;
+    `where` says what the F1 before the vote is measured on (it differs from the lines above when
+    the vote is scored on part of the pictures, or after the offsets)."""
     oracle = table["person"].to_numpy()
     base = validation_metrics(probs, table)["val_f1"]
     rows = {}
@@ -66,7 +70,8 @@ def person_vote_rows(probs, table: pd.DataFrame, groups, log) -> dict:
                                         "right_wrong": person_vote.changed(probs, voted, table["official_label"])}
         found, ideal = rows[f"{name} found"]["val_f1"], rows[f"{name} oracle"]["val_f1"]
         right, wrong = rows[f"{name} found"]["right_wrong"]
-        log.info(f"  {'vote' if name == 'vote' else 'vote + 5/1/1 masks'}: macro F1 {base:.4f} -> {found:.4f} "
+        on = f" (on {where})" if where else ""
+        log.info(f"  {'vote' if name == 'vote' else 'vote + 5/1/1 masks'}{on}: macro F1 {base:.4f} -> {found:.4f} "
                  f"(true persons: {ideal:.4f}; {oracle_share(base, found, ideal)}); gender+age made right {right}, "
                  f"made wrong {wrong} pictures")
     return rows
