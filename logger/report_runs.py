@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from base import config as config_lib
+from base.epoch_metrics import METRICS
 from base.errors import UserError
 from logger.fingerprint import validation_data, validation_persons
 
@@ -121,7 +122,7 @@ def _json(path: Path, kind: type):
 
 
 def _metrics(path: Path) -> pd.DataFrame:
-    """metrics.csv (no file yet: no epoch finished), its columns numbers."""
+    """metrics.csv (no file yet: no epoch finished), its metrics numbers."""
     if not path.exists():
         return pd.DataFrame()
     try:
@@ -132,7 +133,7 @@ def _metrics(path: Path) -> pd.DataFrame:
         raise Damaged(path, "is empty (not even its header line)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise Damaged(path, f"is not a CSV table ({str(error).splitlines()[0]})") from None
-    for column in frame.columns:
+    for column in (c for c in frame.columns if c in METRICS):  # what train.py writes; other columns as they are
         try:
             frame[column] = pd.to_numeric(frame[column])
         except (TypeError, ValueError):
