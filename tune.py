@@ -36,8 +36,10 @@ def build_parser() -> ArgumentParser:
     ap = ArgumentParser(prog="python tune.py", description=__doc__, formatter_class=HelpFormatter)
     cli_knobs.add_knob_arguments(ap, what="every trial's base")
     ap.add_argument("--space", help="search space file with def space(trial) (e.g. configs/space.py)")
-    ap.add_argument("--trials", type=count, help="finished (complete or pruned) trials to reach in all, "
-                    "trial 0 (the base config) among them")
+    ap.add_argument("--trials", type=count, help="trials to run in all, complete, pruned or failed, trial 0 (the "
+                    "base config) among them; a trial interrupted from outside runs again and does not count")
+    ap.add_argument("--max-failures", type=count, help="stop the study, exit status 2, once this many trials in a row "
+                    "failed (default 5; 0 = never)")
     ap.add_argument("--timeout", type=_minutes, help="start no trial after this many minutes")
     ap.add_argument("--trial-minutes", type=_minutes, help="time_limit_minutes of every trial, fixed for the "
                     "study's life (best.py keeps the base's)")
@@ -62,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             (["--set"] if args.overrides else [])
         if given:
             raise UserError(f"--resume: {', '.join(given).replace('_', '-')} cannot change a study; the study "
-                            "folder's study.json has them (--trials, --timeout, --workers may change)")
+                            "folder's study.json has them (--trials, --timeout, --workers, --max-failures may change)")
     elif not args.space:
         raise UserError("tune.py needs --space FILE (a def space(trial), e.g. configs/space.py), or --resume STUDY_DIR")
     if not args.resume and not args.worker and not args.trials and not args.timeout:
@@ -88,7 +90,8 @@ def new_study(args: argparse.Namespace):
                                   trials=args.trials or 0, timeout_minutes=args.timeout or 0.0,
                                   trial_minutes=args.trial_minutes or 0.0, sampler=args.sampler, pruner=args.pruner,
                                   storage=args.storage or "", study_name=args.study_name or "",
-                                  workers=args.workers or 1)
+                                  workers=args.workers or 1,
+                                  **({} if args.max_failures is None else {"max_failures": args.max_failures}))
     if args.storage:
         engine.storage(args.storage, Path("."))  # an unreachable database fails before the folder is made
     folder = study_dir.create(settings, Path(args.space))
@@ -108,7 +111,8 @@ def resumed_study(args: argparse.Namespace):
         raise UserError(f"--resume {folder}: --trial-minutes is part of the study ({settings.trial_minutes:g} when it "
                         "was made): trials trained under another budget would not compare; leave it out, or start "
                         "a new study")
-    for knob, value in (("trials", args.trials), ("timeout_minutes", args.timeout), ("workers", args.workers)):
+    for knob, value in (("trials", args.trials), ("timeout_minutes", args.timeout), ("workers", args.workers),
+                        ("max_failures", args.max_failures)):
         if value is not None:
             setattr(settings, knob, value)
     study_dir.save(folder, settings)

@@ -127,18 +127,21 @@ class BaseTrainer(CheckpointMixin):
         from its last.pt; return the best epoch's metrics row.
 
         The data is read and checked before the run folder is created, so bad input leaves nothing;
-        a new folder that fails before its first checkpoint is removed again.
+        a new folder that fails before its first checkpoint is removed again. A resumed run that is
+        complete (trainer_state.py) returns its best row at once, every file left as it is.
         """
         cfg, self.started = self.cfg, time.perf_counter()
+        saved = None  # (last.pt, its metrics rows): read by rank 0, for every process
+        if resume and run is not None:  # another model's checkpoint fails here and changes nothing
+            saved = self.agreed_last(Path(run))
+            if saved and (best := self.complete(Path(run), *saved)) is not None:
+                return best  # nothing to train: every file stays as it is
+            self.keep_layout(saved[0] if saved else {})
         train_table, val_table, folds = self.split_tables()
         train_table = self.training_table(train_table)
         for what, table in (("training", train_table), ("validation", val_table)):
             if table.empty:
                 raise UserError(f"no {what} images left after the split and filters; check data_dir, folds and fold")
-        saved = None  # (last.pt, its metrics rows): read by rank 0, for every process
-        if resume and run is not None:  # another model's checkpoint fails here and changes nothing
-            saved = self.agreed_last(Path(run))
-            self.keep_layout(saved[0] if saved else {})
         self.callbacks = Callbacks([*build_callbacks(cfg).items, *self.extra_callbacks] if self.world.main else [])
         self.run = distributed.on_rank_0(lambda: run_dir.prepare(run, resume, cfg.runs_dir, cfg.name or "run"),
                                          self.world)

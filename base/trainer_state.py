@@ -9,6 +9,7 @@ validated (the EMA's when it is on) and the config.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -78,6 +79,42 @@ class CheckpointMixin:
             same_everywhere(run / "last.pt", self.world)
         return saved
 
+    def complete(self, run: Path, state: dict, history: list[dict]) -> dict | None:
+        """The best metrics row of a run that `state` (its last.pt) and `history` show complete
+        under this configuration, said in one line; None when it has an epoch to train, or the end
+        of a fit to finish (averaging, summary.json: a run killed after its last epoch). A complete
+        run is left as it is: no file is written, so its config.json keeps the epochs it trained."""
+        why = self.nothing_left(run, state)
+        if why is None or not on_rank_0(lambda: ended(run), self.world):
+            return None
+        self.history = history
+        saved = {k: json.dumps(v, default=list) for k, v in state.get("config", {}).items()}
+        given = [k for k, v in self.cfg.to_dict().items() if saved.get(k, json.dumps(v, default=list)) !=
+                 json.dumps(v, default=list)]
+        self.log.info(f"{run} is complete: {why} (nothing trained, no file changed"
+                      + (f", so {', '.join(given)} as given now is not saved)" if given else ")"))
+        return self.best_row()
+
+    def nothing_left(self, run: Path, state: dict) -> str | None:
+        """Why the run would train no epoch from `state` under this configuration, naming the knob
+        that would train more, or None; asking for fewer epochs than it trained is refused."""
+        cfg, done = self.cfg, state["epoch"]
+        if cfg.epochs < done:
+            raise UserError(f"--resume {run}: it has trained {_epochs(done)}, more than epochs={cfg.epochs}; "
+                            f"resume with epochs={done} or more, or start a new run")
+        if cfg.epochs == done:
+            return f"all {_epochs(done)} are trained; raise epochs to train more"
+        if cfg.patience and state.get("stale", 0) >= cfg.patience:
+            return (f"it stopped early (no better {self.monitor} for {cfg.patience} epochs); raise patience, or set it "
+                    "to 0, to train more")
+        plan = state.get("scheduler") or {}  # a plan the time limit cut short, kept unless the knobs change it
+        kept = plan.get("planned_epochs") == cfg.epochs and \
+            state.get("config", {}).get("time_limit_minutes", 0) == cfg.time_limit_minutes
+        if kept and done >= plan.get("epochs", cfg.epochs):
+            return (f"the {_epochs(plan['epochs'])} that fit time_limit_minutes={cfg.time_limit_minutes:g} are "
+                    "trained; raise time_limit_minutes, or set it to 0, to train more")
+        return None
+
     def keep_layout(self, state: dict) -> None:
         """A resumed run keeps the memory layout it was started with when `channels_last` is
         "auto": the per-machine timing might pick the other one here, and the run would no longer
@@ -139,3 +176,16 @@ class CheckpointMixin:
             self.log.info(f"{path}: written by {len(entries)} process(es), resumed by {self.world.size}; {what} "
                           "continue where a rank had them, so the run is not bit-exact from here")
         return entries[self.world.rank] if self.world.rank < len(entries) else None
+
+
+def ended(run: Path) -> bool:
+    """Whether a fit ended in `run`: summary.json, the last file a fit writes (logger/summary.py),
+    says it finished."""
+    try:
+        return json.loads((Path(run) / "summary.json").read_text()).get("finished") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" + ("s" if count != 1 else "")

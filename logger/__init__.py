@@ -2,9 +2,10 @@
 
     run_artifacts.py      the run folder's pictures, and summary.json (summary.py)
     plots.py              the figures themselves (matplotlib, off-screen)
-    fingerprint.py        config hash and data fingerprint, for summary.json and the report
+    fingerprint.py        config hash and data fingerprint, for summary.json; what validation scores measure
     tensorboard_logger.py, wandb_logger.py   the optional loggers
-    report.py             python -m logger.report: compare runs, best first
+    report.py             python -m logger.report: compare runs, best first, in blocks of runs that compare
+    report_runs.py, report_table.py, report_width.py   its reading, its blocks and columns, its fit to the terminal
 
 Importing this package registers the watchers with base/callbacks.py, in this order: run
 artefacts (always: summary.json, and the pictures when `plots`), TensorBoard (`tensorboard`),

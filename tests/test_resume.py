@@ -168,3 +168,56 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temp_file(tmp_path):
         tmp.write_text("half of the new")
         raise OSError("disk full")
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+def _files(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_resuming_a_complete_run_trains_nothing_and_changes_no_file(tiny_overrides, tmp_path, capsys):
+    first = train.main(_sets(tiny_overrides, "epochs=2"))
+    (run,) = (tmp_path / "runs").iterdir()
+    before, stamps = _files(run), {p: p.stat().st_mtime_ns for p in run.iterdir()}
+    capsys.readouterr()
+    again = train.main(["--resume", str(run)])
+    assert f"{run} is complete: all 2 epochs are trained; raise epochs to train more (nothing trained, no file " \
+        "changed)" in capsys.readouterr().err
+    assert again == first and _files(run) == before and {p: p.stat().st_mtime_ns for p in run.iterdir()} == stamps
+    train.main(["--resume", str(run), "--set", "tta=['flip']"])
+    assert "no file changed, so tta as given now is not saved)" in capsys.readouterr().err
+    assert _files(run) == before
+    with pytest.raises(SystemExit) as exit_:
+        train.main(["--resume", str(run), "--set", "epochs=1"])
+    assert exit_.value.code == 2
+    (error,) = capsys.readouterr().err.strip().splitlines()
+    assert error == (f"error: --resume {run}: it has trained 2 epochs, more than epochs=1; resume with epochs=2 or "
+                     "more, or start a new run")
+    assert _files(run) == before  # config.json still says epochs=2, so the report sees one run, not two
+
+
+def test_a_run_killed_after_its_last_epoch_resumes_to_finish_its_end(tiny_overrides, tmp_path):
+    train.main(_sets(tiny_overrides))
+    (run,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    write_text(run / "summary.json", json.dumps({**summary, "finished": False}))  # killed before fit's end
+    metrics = (run / "metrics.csv").read_bytes()
+    train.main(["--resume", str(run)])
+    assert json.loads((run / "summary.json").read_text())["finished"] is True
+    assert (run / "metrics.csv").read_bytes() == metrics  # no epoch trained again
+
+
+@pytest.mark.parametrize(("knobs", "state", "said"), [
+    ({"epochs": 5, "patience": 2}, {"stale": 2}, "stopped early (no better val_f1 for 2 epochs); raise patience"),
+    ({"epochs": 5, "time_limit_minutes": 1.5}, {"scheduler": {"planned_epochs": 5, "epochs": 2},
+                                                  "config": {"time_limit_minutes": 1.5}},
+     "the 2 epochs that fit time_limit_minutes=1.5 are trained; raise time_limit_minutes"),
+    ({"epochs": 5, "patience": 3}, {"stale": 2}, None),
+    ({"epochs": 5, "time_limit_minutes": 3}, {"scheduler": {"planned_epochs": 5, "epochs": 2},
+                                                "config": {"time_limit_minutes": 1.5}}, None),  # a new plan
+])
+def test_a_run_is_complete_when_its_knobs_train_no_further_epoch(tiny_cfg, tmp_path, knobs, state, said):
+    from trainer import get_trainer
+
+    trainer = get_trainer("single")(tiny_cfg.replace(**knobs))
+    why = trainer.nothing_left(tmp_path, {"epoch": 2, "stale": 0, **state})
+    assert (why is None) == (said is None) and (said is None or said in why)

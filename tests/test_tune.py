@@ -231,3 +231,41 @@ def test_ctrl_c_marks_the_trial_failed_and_resume_runs_its_params_first(tiny_ove
     trials = _trials(folder)
     assert trials["state"].tolist() == ["complete", "fail", "complete"]
     assert trials["param_lr"][1] == trials["param_lr"][2]  # the interrupted trial's params, run again
+
+
+LR_ONLY = "def space(trial):\n    return {'lr': trial.suggest_float('lr', 1e-4, 1e-2, log=True)}\n"
+
+
+def test_a_run_of_failed_trials_stops_the_study_in_one_line(tiny_overrides, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("optuna")
+    from tuning import results
+
+    real, drawn = results.draw, []
+    monkeypatch.setattr(results, "draw", lambda *args: (drawn.append(1), real(*args)))
+    argv = ["--space", str(_space(tmp_path, LR_ONLY)), "--trials", "50", "--max-failures", "3",
+            *_args(tiny_overrides, "backbone=no_such_net")]  # a value the space accepts and every run refuses
+    with pytest.raises(SystemExit) as exit_:
+        tune.main(argv)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: 3 trials in a row failed (--max-failures 3); the last, trial 2: config knob "
+                            "'backbone': unknown timm model 'no_such_net'")
+    folder = _study(tmp_path)
+    assert _trials(folder)["state"].tolist() == ["fail"] * 3
+    assert len(drawn) == 1  # once, as the study stops: a failed trial changes no picture
+    with pytest.raises(SystemExit) as exit_:  # the count starts anew with each tune.py, and may change
+        tune.main(["--resume", str(folder), "--max-failures", "1"])
+    assert exit_.value.code == 2 and "error: 1 trial in a row failed" in capsys.readouterr().err
+    assert len(_trials(folder)) == 4
+
+
+def test_failed_trials_count_toward_trials(tiny_overrides, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    argv = ["--space", str(_space(tmp_path, LR_ONLY)), "--trials", "2", "--max-failures", "0", "--timeout", "1",
+            *_args(tiny_overrides, "backbone=no_such_net")]  # the timeout only bounds the test if they did not
+    with pytest.raises(SystemExit) as exit_:
+        tune.main(argv)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: every trial failed (2); the last, trial 1")
+    assert _trials(_study(tmp_path))["state"].tolist() == ["fail", "fail"]

@@ -1,5 +1,6 @@
-"""What a person looks at while and after a study runs; rewritten after every trial, from the
-storage (so every worker's and every machine's trials are in it), each file atomically.
+"""What a person looks at while and after a study runs; rewritten after every trial (the pictures
+after every trial that did not fail), from the storage (so every worker's and every machine's
+trials are in it), each file atomically.
 
     trials.csv        number, state, reason, value, best_epoch, epochs, minutes, each param, folder
     best.py           the best complete trial as an experiment file: the base config plus its knobs
@@ -71,16 +72,18 @@ def best_file(settings: Settings, trial, study_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(study_dir: Path, study, settings: Settings) -> None:
+def write(study_dir: Path, study, settings: Settings, pictures: bool = True) -> None:
+    """trials.csv, best.py and (with `pictures`) the three pictures."""
     table = trials_table(study)
     write_csv(study_dir / "trials.csv", table)
     best = best_trial(study)
     if best is not None:
         write_text(study_dir / "best.py", best_file(settings, best, study.study_name))
-    pictures(study_dir, study)
+    if pictures:
+        draw(study_dir, study)
 
 
-def pictures(study_dir: Path, study) -> None:
+def draw(study_dir: Path, study) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -24,6 +24,7 @@ from base.errors import UserError
 from group import preflight
 from group.registry import runner
 from group.run_group import RunGroup
+from logger.fingerprint import LOSS_SCALE, validation_persons
 
 Space = Callable[[Any], Mapping[str, Any]]
 
@@ -37,10 +38,6 @@ FIXED = {"seed": "picks the validation persons", "folds": "picks the validation 
          "runs_dir": "is set by the tuner", "name": "is set by the tuner"}
 
 
-# Knobs that shape a loss's scale: a study monitoring a loss compares trials only at one setting.
-LOSS_SCALE = ("loss", "head_loss", "class_weights", "label_smoothing", "focal_gamma", "head_weights", "trainer",
-              "sigmoid_heads", "age_target", "age_sigma")
-
 
 def scored_by(cfg: config_lib.Config) -> dict:
     """What a trial of `cfg` reports as its score: the metric and direction, the persons it is
@@ -52,10 +49,8 @@ def scored_by(cfg: config_lib.Config) -> dict:
         metric = cfg.monitor
     else:
         metric = trainer.monitor_default(cfg) if hasattr(trainer, "monitor_default") else trainer.default_monitor
-    persons = (f"out of fold over folds {cfg.kfold_folds or 'all'}" if cfg.kfold else f"fold {cfg.fold}") + \
-        f" of {cfg.folds} (seed {cfg.seed})" + (", unreadable pictures left out" if cfg.skip_bad_images else "")
     scale = {k: cfg[k] for k in LOSS_SCALE} if "loss" in metric else {}
-    return {"metric": f"{metric} ({cfg.monitor_mode})", "persons": persons, "scale": scale}
+    return {"metric": f"{metric} ({cfg.monitor_mode})", "persons": validation_persons(cfg), "scale": scale}
 
 
 def load(path: str | Path) -> Space:

@@ -30,7 +30,7 @@ class Settings:
     base: dict                     # every knob of the base config (config.py + --config + --set)
     base_source: str               # how the base was given, for best.py's docstring
     space: str                     # the space file the study started with
-    trials: int = 0                # finished (complete or pruned) trials to reach; 0 = until --timeout
+    trials: int = 0                # trials to run (complete, pruned or failed); 0 = until --timeout
     timeout_minutes: float = 0.0   # start no trial after this long (per tune.py invocation); 0 = none
     trial_minutes: float = 0.0     # time_limit_minutes of every trial; 0 = the base config's
     sampler: str = "tpe"
@@ -38,6 +38,7 @@ class Settings:
     storage: str = ""              # "" = the journal file in the study folder
     study_name: str = ""
     workers: int = 1
+    max_failures: int = 5          # stop after this many trials in a row failed; 0 = never
     extra: dict = field(default_factory=dict)
 
     @property

@@ -27,6 +27,8 @@ from tuning.study_dir import Settings, trial_folder
 
 BASE = "base_config"  # the user attribute of trial 0, the study's base config: "space" (its suggestions
 # reproduce it) or "config" (outside the space: the config as it is, space() not asked)
+ENDED = "ended"  # the user attribute saying how the trial itself ended: "complete", "pruned" or "fail"; a trial
+# stopped from outside (Ctrl-C, a killed tuner, a dead machine) has none, and runs again
 
 
 @dataclass
@@ -86,5 +88,6 @@ def run(trial, space, settings: Settings, study_dir: Path) -> Outcome:
             traceback.format_exc())
     trial.set_user_attr("minutes", (time.perf_counter() - started) / 60)
     trial.set_user_attr("reason", outcome.reason)
+    trial.set_user_attr(ENDED, outcome.state)
     trial.set_user_attr("best_value", None if math.isnan(outcome.value) else outcome.value)
     return outcome

@@ -1,11 +1,14 @@
 """The tuner's loop in one process, the K processes of --workers, and what --resume repairs.
 
-Each process loops: under a file lock in the study folder, count the trials that are finished
-(complete or pruned) or running; if they reach --trials (or --timeout has passed) stop, else ask
-Optuna for the next trial; then, outside the lock, train it and tell Optuna how it ended. The
-lock makes the count and the ask one step, so K processes on one machine finish exactly N trials;
-processes on other machines (--storage URL) share the storage but not the lock, and may overshoot
-by one trial each. Failed trials do not count: the study goes on until N trials finished.
+Each process loops: under a file lock in the study folder, count the trials that ended (complete,
+pruned, or failed on their own) or are running; if they reach --trials (or --timeout has passed)
+stop, else ask Optuna for the next trial; then, outside the lock, train it and tell Optuna how it
+ended. The lock makes the count and the ask one step, so K processes on one machine run exactly N
+trials; processes on other machines (--storage URL) share the storage but not the lock, and may
+overshoot by one trial each. A trial stopped from outside (Ctrl-C, a killed tuner, a dead machine)
+does not count: it runs again. When --max-failures trials in a row failed on their own since this
+tune.py started (a space or a base config that no trial survives), the study stops with one line
+naming the last failure, rather than spend its trials, or its whole --timeout, on failures.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from base.errors import UserError
@@ -25,7 +29,7 @@ from tuning import engine, results
 from tuning import space as space_lib
 from tuning import trial as trial_lib
 from tuning.study_dir import SPACE_COPY, Settings, logger
-from tuning.trial import BASE
+from tuning.trial import BASE, ENDED
 
 LOCK = ".ask.lock"
 
@@ -79,13 +83,37 @@ def queue_base(study, settings: Settings, study_dir: Path) -> None:
         study.enqueue_trial({}, user_attrs={BASE: "config"})
 
 
-def finished(study) -> int:
-    return sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
+def counts(trial) -> bool:
+    """Whether a trial counts toward --trials: it runs, or it ended on its own (a failure too)."""
+    return trial.state.name in ("COMPLETE", "PRUNED", "RUNNING") or trial.user_attrs.get(ENDED) == "fail"
+
+
+def failed_in_a_row(trials, since: datetime) -> list:
+    """The trials that failed on their own, one after another, up to the last trial that ended
+    since `since` (the newest last); a complete or pruned trial ends the run of failures."""
+    ended = sorted((t for t in trials if t.datetime_complete and t.datetime_complete >= since
+                    and t.state.name != "RUNNING" and (t.state.name != "FAIL" or t.user_attrs.get(ENDED) == "fail")),
+                   key=lambda t: t.datetime_complete)
+    streak = []
+    for trial in reversed(ended):
+        if trial.state.name != "FAIL":
+            break
+        streak.insert(0, trial)
+    return streak
+
+
+def failures(what: str, last, study_dir: Path) -> UserError:
+    """The one line that stops a study whose trials fail: `what` failed, and the last one's reason."""
+    return UserError(f"{what}; the last, trial {last.number}: {last.user_attrs.get('reason') or 'no reason recorded'}; "
+                     f"fix it in the base config or the space and start a new study, or python tune.py --resume "
+                     f"{study_dir} once the cause is gone")
 
 
 def work(study_dir: Path, settings: Settings, worker: int = 0) -> None:
-    """Run trials until the study has `settings.trials` finished ones or the timeout passed."""
+    """Run trials until the study has `settings.trials` (failed ones among them), the timeout
+    passed, or `settings.max_failures` trials in a row failed (a UserError)."""
     opt = engine.optuna()
+    since = datetime.now()  # Optuna stamps trials in local time
     log = logger(study_dir)
     space = space_lib.load(study_dir / SPACE_COPY)
     storage = engine.storage(settings.storage, study_dir)
@@ -98,8 +126,12 @@ def work(study_dir: Path, settings: Settings, worker: int = 0) -> None:
             if beats(storage):  # a trial of a dead machine is failed (and queued again) first
                 opt.storages.fail_stale_trials(study)
             trials = study.get_trials(deepcopy=False)
-            taken = sum(t.state.name in ("COMPLETE", "PRUNED", "RUNNING") for t in trials)
-            if settings.trials and taken >= settings.trials or time.monotonic() >= deadline:
+            streak = failed_in_a_row(trials, since)
+            if settings.max_failures and len(streak) >= settings.max_failures:
+                results.write(study_dir, study, settings)
+                raise failures(f"{len(streak)} trial{'s' * (len(streak) > 1)} in a row failed (--max-failures "
+                               f"{settings.max_failures})", streak[-1], study_dir)
+            if settings.trials and sum(map(counts, trials)) >= settings.trials or time.monotonic() >= deadline:
                 break
             trial = study.ask()
         log.info(f"trial {trial.number} starts (worker {worker})")
@@ -120,9 +152,12 @@ def work(study_dir: Path, settings: Settings, worker: int = 0) -> None:
         log.info(f"trial {trial.number} {outcome.state}"
                  + (f": {outcome.monitor} {outcome.value:.4f}" if not math.isnan(outcome.value) else "")
                  + (f" ({outcome.reason})" if outcome.reason else ""))
-        results.write(study_dir, study, settings)
+        results.write(study_dir, study, settings, pictures=outcome.state != "fail")  # a failure changes no picture
     results.write(study_dir, study, settings)
     log.info(results.summary_line(study))
+    trials = study.get_trials(deepcopy=False)
+    if not any(t.state.name in ("COMPLETE", "PRUNED") for t in trials) and (failed := failed_in_a_row(trials, since)):
+        raise failures(f"every trial failed ({len(failed)})", failed[-1], study_dir)
 
 
 def beats(storage) -> bool:
