@@ -275,8 +275,7 @@ class BaseTrainer(CheckpointMixin):
             self.log.info(replanned)
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         if cfg.patience and self.stale >= cfg.patience:
-            self.log.info(f"early stop: no better {self.monitor} for {cfg.patience} epochs"
-                          + (f" (better: by more than min_delta {cfg.min_delta:g})" if cfg.min_delta else ""))
+            self.log.info(epoch_metrics.early_stop_line(self.monitor, cfg.patience, cfg.min_delta))
 
     def average_last_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader) -> dict | None:
         """averaged.pt: the mean of the last `average_last` epochs' validated weights, batch norm

@@ -45,6 +45,11 @@ def stale_epochs(history: list[dict], key: str, mode: str, min_delta: float = 0.
     return stale
 
 
+def early_stop_line(monitor: str, patience: int, min_delta: float) -> str:
+    better = f" (better: by more than min_delta {min_delta:g})" if min_delta else ""
+    return f"early stop: no better {monitor} for {patience} epochs{better}"
+
+
 def best_row(history: list[dict], key: str, mode: str) -> dict:
     """The metrics row of the best epoch by `key`; before any epoch a row of NaNs at epoch 0."""
     if not history:
