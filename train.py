@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(cli_knobs.config_text(cfg, args.diff), end="")
         return {}
     from base import distributed  # the heavy imports: after the command line is understood
+    from base.callbacks import chosen_factories
     from data_loader.transforms import PRESETS
     from group import build
     from group.dry_run import dry_run
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
         PRESETS.get(cfg.augment)  # fail on an unknown name now, not after the data is read
         for view in cfg.tta:
             VIEWS.get(view)
+        chosen_factories(cfg)
         if args.dry_run:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
                 raise UserError("--dry-run tries one batch in one process; run it without torchrun "

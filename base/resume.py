@@ -23,7 +23,8 @@ RESUMABLE = {"epochs", "time_limit_minutes", "patience", "num_workers", "device"
              "person_vote_guard", "checkpoint_every_steps",
              "keep_last", "persistent_workers", "prefetch_factor", "cache", "cache_memory_gb", "cache_dir", "plots",
              "gallery_size", "tensorboard", "wandb", "wandb_project", "wandb_mode", "cudnn_benchmark",
-             "ddp_backend"}
+             "ddp_backend",
+             "callbacks"}  # a watcher added or dropped; a stop a callback made stays in last.pt
 
 
 def resolve(experiment: str | None, overrides: list[str], resume: str | None, force: bool,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from base import config as config_lib
+from base.callbacks import chosen_factories
 from base.errors import UserError
 from data_loader.transforms import PRESETS
 from group.registry import runner
@@ -134,6 +135,7 @@ def trial_config(space: Space, trial: Any, base: config_lib.Config, where: str) 
         PRESETS.get(cfg.augment)
         for view in cfg.tta:
             VIEWS.get(view)
+        chosen_factories(cfg)
     except UserError as error:
         raise UserError(f"{where}: {error}") from None
     return cfg, knobs
