@@ -4,8 +4,9 @@
 
 In one process group, in turn: a k-fold group, separate models, an `average_last` run with a
 disk image cache, and that run resumed for one more epoch while rank 1 cannot read a single
-checkpoint (as on a node without the shared file system); then a run a callback stops after its
-first epoch (rank 0 alone runs callbacks), and its resume. Each process writes to OUT_DIR:
+checkpoint (as on a node without the shared file system); then a run with a loss and a callback
+of custom_imports (tests/custom_extension.py), which the callback stops after its first epoch
+(rank 0 alone runs callbacks), and its resume. Each process writes to OUT_DIR:
 fill-rank<r>.txt (pictures it decoded into a disk cache), init-rank<r>.txt (per trainer made:
 a random draw right after it and the sum of its initial weights) and done-rank<r>.txt (whether
 the process group was still up after train.py's last run).
@@ -24,7 +25,6 @@ import torch.distributed as dist  # noqa: E402
 import train  # noqa: E402
 from base import checkpoint_files, distributed  # noqa: E402
 from base.base_trainer import BaseTrainer  # noqa: E402
-from base.callbacks import Callback, register_callback  # noqa: E402
 from data_loader import image_cache  # noqa: E402
 
 out, args = Path(sys.argv[1]), sys.argv[2:]
@@ -58,13 +58,6 @@ def blind(path):
     raise AssertionError(f"rank {rank} read {path}: only rank 0 may read checkpoints")
 
 
-class StopAtOne(Callback):
-    def on_epoch_end(self, trainer, row, improved, val_probs):
-        if row["epoch"] == 1:
-            trainer.stop("a callback's stop")
-
-
-register_callback("test_stop_at_one")(lambda cfg: StopAtOne())
 image_cache._fill = counting_fill
 BaseTrainer.__init__ = recording_init
 shutdown, distributed.shutdown = distributed.shutdown, lambda: None  # one process group for every run here
@@ -76,7 +69,8 @@ train.main(average)
 if rank == 1:
     checkpoint_files.load = blind
 train.main(["--resume", "auto", *average, "--set", "epochs=3"])
-stopped = [*args, "--set", "epochs=2", "--set", "callbacks=['test_stop_at_one']", "--set", "name='stopped'"]
+stopped = [*args, "--set", "epochs=2", "--set", "custom_imports=['tests/custom_extension.py']", "--set",
+           "loss='test_poly1'", "--set", "callbacks=['test_stop_at_one']", "--set", "name='stopped'"]
 train.main(stopped)
 train.main(["--resume", "auto", *stopped])
 shutdown()

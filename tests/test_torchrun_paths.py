@@ -76,7 +76,7 @@ def test_a_run_of_two_processes_resumes_in_one_and_says_it_is_no_longer_exact(to
     assert pd.read_csv(run / "metrics.csv")["epoch"].tolist() == [1, 2, 3, 4]
 
 
-def test_a_callback_on_rank_0_stops_every_process_and_the_resume_too(torchrun_runs):
+def test_custom_imports_reach_every_process_and_a_callback_on_rank_0_stops_them_all_for_good(torchrun_runs):
     runs, _, _ = torchrun_runs
     run = runs["stopped"]
     assert pd.read_csv(run / "metrics.csv")["epoch"].tolist() == [1]
