@@ -26,7 +26,7 @@ def _run_artifacts(cfg) -> Callback:
 
 @register_callback("tensorboard", always=True)
 def _tensorboard(cfg) -> Callback | None:
-    """TensorBoard logs in <run>/tensorboard when `tensorboard` is on (pip install -e ".[tensorboard]")."""
+    """TensorBoard logs in <run>/tensorboard when `tensorboard` is on."""
     if not cfg.tensorboard:
         return None
     from logger.tensorboard_logger import TensorBoardLogger
@@ -36,7 +36,7 @@ def _tensorboard(cfg) -> Callback | None:
 
 @register_callback("wandb", always=True)
 def _wandb(cfg) -> Callback | None:
-    """Weights & Biases logging when `wandb` is on (pip install -e ".[wandb]")."""
+    """Weights & Biases logging when `wandb` is on."""
     if not cfg.wandb:
         return None
     from logger.wandb_logger import WandbLogger
