@@ -191,7 +191,8 @@ custom_imports: list[str] = []   # your modules that register them, imported bef
                                  # keeps them, so inference.py and --resume import them too
 callbacks: list[str] = []        # registered callbacks to run beside the built-in ones (pictures,
                                  # summary.json, TensorBoard, W&B), in this order; one registered in
-                                 # a file of trainer/ runs only where it is named here
+                                 # a file of trainer/ runs only where it is named here (python
+                                 # train.py --list callbacks)
 
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last", "averaged"] = "best"  # "averaged": needs average_last
