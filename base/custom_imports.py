@@ -19,13 +19,15 @@ from pathlib import Path
 from base.errors import UserError
 
 KNOB = "config knob 'custom_imports'"
+_FILES: dict[str, str] = {}  # a .py entry imported by this process -> its module's name
 
 
 def import_all(entries: Iterable[str], where: str) -> None:
     """Import every entry (a module name, or a .py file's path); `where` names the config's source."""
     for entry in entries:
         if entry.endswith(".py"):
-            _import_file(entry, where)
+            if _FILES.get(entry) not in sys.modules:  # once per process, even if the current folder changes
+                _FILES[entry] = _import_file(entry, where)
         elif entry not in sys.modules:
             _import_module(entry, where)
 
@@ -43,7 +45,8 @@ def _import_module(name: str, where: str) -> None:
         raise _failed(name, err, where) from None
 
 
-def _import_file(entry: str, where: str) -> None:
+def _import_file(entry: str, where: str) -> str:
+    """Import the file `entry` as the module named after it, and return that name."""
     path = Path(entry).expanduser()
     if not path.is_file():
         raise UserError(f"{where}: {KNOB}: {entry} not found (a relative path starts at the current folder, "
@@ -52,7 +55,7 @@ def _import_file(entry: str, where: str) -> None:
     loaded = sys.modules.get(name)
     if loaded is not None:
         if getattr(loaded, "__file__", None) and Path(loaded.__file__).resolve() == resolved:
-            return  # imported already, by this path or by its name
+            return name  # imported already, by this path or by its name
         raise UserError(f"{where}: {KNOB}: {entry} would be module {name!r}, but a module of that name is "
                         f"imported already ({getattr(loaded, '__file__', None) or 'built in'}); rename the file")
     spec = importlib.util.spec_from_file_location(name, resolved)
@@ -63,6 +66,7 @@ def _import_file(entry: str, where: str) -> None:
     except Exception as err:
         del sys.modules[name]
         raise _failed(entry, err, where) from None
+    return name
 
 
 def _failed(entry: str, err: Exception, where: str) -> UserError:
