@@ -3,9 +3,9 @@
 A full checkpoint (last.pt) holds everything the next step depends on: the weights, every
 resumable part (optimizer, schedule, and where they are on the AMP scaler and the EMA weights),
 the epoch and, inside an epoch, its running totals (per process under DDP), the best metric,
-the early-stop counter, a callback's stop and the random states. Shuffling, augmentation and batch mixing are a
-function of (seed, epoch, step), so nothing else is needed. best.pt holds the weights that were
-validated (the EMA's when it is on) and the config.
+the early-stop counter, a callback's stop and the random states. Shuffling, augmentation and
+batch mixing are a function of (seed, epoch, step), so nothing else is needed. best.pt holds the
+weights that were validated (the EMA's when it is on) and the config.
 """
 from __future__ import annotations
 
