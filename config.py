@@ -190,6 +190,16 @@ wandb_project: str = "mask18"    # the W&B project runs are logged to
 wandb_mode: Literal["offline", "online"] = "offline"  # offline: files in <run>/wandb, no network;
                                  # upload later with `wandb sync`
 
+# ---- your own code --------------------------------------------------------------------------
+# Trainers, losses, callbacks and the rest, registered by name: docs/extending.md.
+custom_imports: list[str] = []   # your modules that register them, imported before any name is looked
+                                 # up: module names (on PYTHONPATH) or paths of .py files; config.json
+                                 # keeps them, so inference.py and --resume import them too
+callbacks: list[str] = []        # registered callbacks to run beside the built-in ones (pictures,
+                                 # summary.json, TensorBoard, W&B), in this order; one registered in
+                                 # a file of trainer/ runs only where it is named here (python
+                                 # train.py --list callbacks)
+
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last", "averaged"] = "best"  # "averaged": needs average_last
 inference_batch_size: int = 128  # pictures per step when predicting (validation, inference.py)

@@ -30,8 +30,8 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--run", type=Path, action="append", help="run or group folder made by train.py "
                     "(repeat to ensemble; default: the newest in runs/)")
     ap.add_argument("--weights", type=float, nargs="+", help="one weight per --run for the average (default: equal)")
-    ap.add_argument("--tta", help="comma-separated test-time views: flip, scale, shift, brightness; 'none' for "
-                    "none (default: the first run's tta knob)")
+    ap.add_argument("--tta", help="comma-separated test-time views: flip, scale, shift, brightness (all of them: "
+                    "python train.py --list views); 'none' for none (default: the first run's tta knob)")
     ap.add_argument("--evaluate", action="store_true", help="score the runs' validation images (out-of-fold for "
                     "k-fold groups) without and with TTA, and with --person-vote what the vote does and what its "
                     "guard decides (which predicts the eval images too); writes nothing")

@@ -6,6 +6,7 @@
     python train.py --config configs/x.py --dry-run   # check data, model, one batch each way; no run folder
     python train.py --config configs/x.py --print-config --diff   # what differs from config.py
     python train.py --resume runs/x-20260101-120000   # continue a stopped run in its folder
+    python train.py --list losses                     # what a knob may name: backbones 'resnet*', trainers, ...
 """
 from __future__ import annotations
 
@@ -32,12 +33,22 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--dry-run", action="store_true", help="check the data, build the model, train one batch and "
                     "validate one, say which run folder a real run would make, and exit without making a run folder")
     cli_knobs.add_print_config(ap)
+    ap.add_argument("--list", nargs="*", metavar="KIND", help="list what the knobs may name and exit: KIND is "
+                    "backbones (with their pretrained weights, * = on this machine), losses, trainers, views, "
+                    "augments, mixers, samplers, callbacks or presets, and a shell pattern may follow "
+                    "(--list backbones 'convnext*'); alone: every kind; with --config, its custom_imports too")
     return ap
 
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.list is not None:  # the config first: its custom_imports register their names
+        resume.resolve(args.config, args.overrides, args.resume, args.force, join=False)
+        from catalog.listing import listing
+
+        print(listing(args.list), end="")
+        return {}
     from base import distributed  # the heavy imports: after the command line is understood
     from group import build, preflight
     from group.dry_run import dry_run

@@ -193,10 +193,11 @@ class BaseTrainer(CheckpointMixin):
         if self.budget and self.replan and (note := self.budget.fit_resumed(self.updater.schedule, start - 1,
                                                                              self.cfg.epochs, self.world)):
             self.log.info(note)  # resumed under another time limit than the plan was made for
+        self.record_stop(start - 1)  # one asked for in on_fit_start; end_epoch() records the others
         for epoch in range(start, self.cfg.epochs + 1):
             if self.cfg.patience and self.stale >= self.cfg.patience or epoch > self.updater.schedule.epochs:
                 break
-            if distributed.broadcast(self.stop_reason, self.world):  # rank 0's callbacks decide for all
+            if self.stop_reason:  # rank 0's callbacks decided for all, or last.pt kept their stop
                 self.log.info(f"stopped after epoch {epoch - 1}: {self.stop_reason}")
                 break
             if self.progress is None:
@@ -274,6 +275,7 @@ class BaseTrainer(CheckpointMixin):
         if replanned:
             self.log.info(replanned)
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
+        self.record_stop(row["epoch"])  # a callback's stop(), kept in last.pt (base/trainer_state.py)
         if cfg.patience and self.stale >= cfg.patience:
             self.log.info(epoch_metrics.early_stop_line(self.monitor, cfg.patience, cfg.min_delta))
 
@@ -284,8 +286,8 @@ class BaseTrainer(CheckpointMixin):
 
     def stop(self, reason: str) -> None:
         """Finish the epoch that is ending and start no other; fit() then ends as usual (best
-        row, callbacks' on_fit_end), and last.pt lets a resume go on. For callbacks (a tuner's
-        pruner): rank 0 decides, every process stops."""
+        row, callbacks' on_fit_end), and last.pt keeps the stop, so a resume does not train on (as
+        after early stopping). For callbacks (a tuner's pruner): rank 0 decides, every process stops."""
         self.stop_reason = reason
 
     def save_last(self, epoch: int) -> None:

@@ -3,7 +3,9 @@
 The knobs, their types and defaults are the annotated names of the project's `config.py`.
 An experiment file (`configs/x.py`) assigns only what differs; it may name another base with
 `_base_ = "other.py"` (relative to itself). A run folder's config.json serves as an experiment
-file too: the run's whole configuration. `--set key=value` overrides come last.
+file too: the run's whole configuration. `--set key=value` overrides come last. Building a
+Config imports its `custom_imports` (base/custom_imports.py), so what they register is known
+wherever the configuration is.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from base.cli_types import size_parts
+from base.custom_imports import import_all
 from base.errors import UserError
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config.py"
@@ -112,7 +115,7 @@ class Config(Mapping):
         return f"Config({self._values!r})"
 
     def __reduce__(self):  # pickled as its values: rank 0 hands a run group's member configs to the others
-        return Config, (self._values,)
+        return _unpickled, (self._values,)
 
     def replace(self, **changes: Any) -> Config:
         """A validated copy with some knobs changed."""
@@ -126,6 +129,12 @@ class Config(Mapping):
         """Knobs whose values differ from `other`'s."""
         mine, theirs = self.to_dict(), json.loads(json.dumps(dict(other)))
         return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+
+
+def _unpickled(values: dict[str, Any]) -> Config:
+    """A Config another process sent: its custom_imports are imported in this one too."""
+    import_all(values.get("custom_imports", ()), "the configuration another process sent")
+    return Config(values)
 
 
 @functools.lru_cache(maxsize=1)
@@ -187,6 +196,8 @@ def build(values: Mapping[str, Any], source: str, sources: Mapping[str, str] | N
                         f"below epochs ({out['epochs']}), or the backbone never trains")
     if out.get("fold", 0) >= out.get("folds", 1):
         raise UserError(f"{source}: config knob 'fold' must be below folds={out['folds']}, got {out['fold']}")
+    # Before any registered name of the config (trainer, loss, callbacks, ...) is looked up.
+    import_all(out.get("custom_imports", ()), (sources or {}).get("custom_imports", source))
     return Config(out)
 
 

@@ -24,7 +24,9 @@ RESUMABLE = {"epochs", "time_limit_minutes", "patience", "min_delta", "num_worke
              "person_vote_guard", "checkpoint_every_steps",
              "keep_last", "persistent_workers", "prefetch_factor", "cache", "cache_memory_gb", "cache_dir", "plots",
              "gallery_size", "tensorboard", "wandb", "wandb_project", "wandb_mode", "cudnn_benchmark",
-             "ddp_backend"}
+             "ddp_backend",
+             "callbacks",  # a watcher added or dropped; a stop a callback made stays in last.pt
+             "custom_imports"}  # where registered code comes from; the knobs naming it are checked
 
 
 def resolve(experiment: str | None, overrides: list[str], resume: str | None, force: bool,

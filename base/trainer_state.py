@@ -3,9 +3,9 @@
 A full checkpoint (last.pt) holds everything the next step depends on: the weights, every
 resumable part (optimizer, schedule, and where they are on the AMP scaler and the EMA weights),
 the epoch and, inside an epoch, its running totals (per process under DDP), the best metric,
-the early-stop counter and the random states. Shuffling, augmentation and batch mixing are a
-function of (seed, epoch, step), so nothing else is needed. best.pt holds the weights that were
-validated (the EMA's when it is on) and the config.
+the early-stop counter, a callback's stop and the random states. Shuffling, augmentation and
+batch mixing are a function of (seed, epoch, step), so nothing else is needed. best.pt holds the
+weights that were validated (the EMA's when it is on) and the config.
 """
 from __future__ import annotations
 
@@ -17,13 +17,15 @@ import torch
 
 from base import checkpoint_files
 from base.device import seed_process
-from base.distributed import gather, on_rank_0, same_everywhere
+from base.distributed import broadcast, gather, on_rank_0, same_everywhere
 from base.epoch_progress import EpochProgress
 from base.errors import UserError
 from base.weight_average import validated_weights
 
 
 class CheckpointMixin:
+    stop_recorded: str | None = None  # the stop() reason record_stop() last wrote into last.pt
+
     def state(self, epoch: int, full: bool) -> dict:
         """`epoch` = epochs finished; inside an epoch, `step` batches of the next one are done too."""
         weights = self.model if full else self.updater.eval_model
@@ -33,7 +35,8 @@ class CheckpointMixin:
             progress = self.progress.state_dict() if self.progress else None
             per_process = (lambda value: gather(value, self.world)) if self.world.enabled else (lambda value: value)
             state.update({name: part.state_dict() for name, part in self.updater.resumable().items()})
-            state.update(best=self.best, stale=self.stale, rng=per_process(checkpoint_files.rng_state()),
+            state.update(best=self.best, stale=self.stale, stopped=self.stop_reason,
+                         rng=per_process(checkpoint_files.rng_state()),
                          step=self.progress.step if self.progress else 0, progress=per_process(progress),
                          channels_last=self.memory_format == torch.channels_last)
         return state
@@ -145,6 +148,7 @@ class CheckpointMixin:
                 raise UserError(f"{path}: its {name} state does not fit this configuration ({error}); resume with "
                                 "the knobs it was trained with, or start a new run") from None
         self.best, self.stale = state["best"], state["stale"]
+        self.stop_reason = self.stop_recorded = state.get("stopped")  # a callback's stop holds, as patience's
         self.replan = state.get("config", {}).get("time_limit_minutes", 0) != self.cfg.time_limit_minutes
         if self.replan:  # the stored plan was made for another time limit: plan anew from the knobs now
             self.updater.schedule.set_epochs(self.cfg.epochs)
@@ -166,6 +170,15 @@ class CheckpointMixin:
             f"after epoch {state['epoch']}"
         self.log.info(f"resumed from {path} {where}")
         return state["epoch"] + 1
+
+    def record_stop(self, epoch: int) -> None:
+        """Hand a stop() that rank 0's callbacks asked for to every process, and write it into
+        last.pt (taken after `epoch` finished epochs) if it is new: --resume of the run then does
+        not train on, as after early stopping."""
+        reason = broadcast(self.stop_reason, self.world)
+        if reason is not None and reason != self.stop_recorded:
+            self.stop_reason = self.stop_recorded = reason
+            self.save_last(epoch)
 
     def own(self, saved, path: Path, what: str):
         """This process's entry of a per-process list in a checkpoint (a single-process run's

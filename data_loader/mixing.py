@@ -59,6 +59,7 @@ def half_and_half(images, other, lam, rng):
 
 @MIXERS.register("mixup")
 def mixup(images, other, lam, rng):
+    """Every pixel lam of one picture and 1 - lam of another."""
     return lam * images + (1.0 - lam) * other, lam
 
 

@@ -36,11 +36,13 @@ def resize(cfg) -> list:
 
 @PRESETS.register("none")
 def none(cfg) -> list:
+    """The resize alone."""
     return []
 
 
 @PRESETS.register("basic")
 def basic(cfg) -> list:
+    """A horizontal flip, half of the time."""
     return [A.HorizontalFlip(p=0.5)]
 
 

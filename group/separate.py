@@ -19,6 +19,7 @@ from trainer.registry import register_trainer
 
 @register_trainer("separate")
 class SeparateModels(RunGroup):
+    """Three models, one per attribute, trained in turn into one run group; it predicts their product."""
     kind = "separate"
     combine = "product"
 

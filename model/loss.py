@@ -96,6 +96,7 @@ def _on_device(weights: torch.Tensor | None) -> Callable[[torch.device], torch.T
 @LOSSES.register("ce")
 @supports(*BOTH)
 def cross_entropy(activation: str, weights: torch.Tensor | None = None, **_) -> Loss:
+    """Cross-entropy (binary, one-vs-rest, on a sigmoid head), class-weighted."""
     on = _on_device(weights)
     return lambda logits, target: _weighted_ce(logits, target, activation, on)
 
@@ -103,6 +104,7 @@ def cross_entropy(activation: str, weights: torch.Tensor | None = None, **_) -> 
 @LOSSES.register("label_smoothing")
 @supports(*BOTH)
 def label_smoothing(activation: str, weights: torch.Tensor | None = None, smoothing: float = 0.1, **_) -> Loss:
+    """Cross-entropy with the targets smoothed by `label_smoothing`."""
     on = _on_device(weights)
 
     def loss(logits, target):
@@ -115,6 +117,7 @@ def label_smoothing(activation: str, weights: torch.Tensor | None = None, smooth
 @LOSSES.register("focal")
 @supports(*BOTH)
 def focal(activation: str, weights: torch.Tensor | None = None, gamma: float = 2.0, **_) -> Loss:
+    """Focal loss: cross-entropy scaled by (1 - p)^focal_gamma; its alpha is the class weights."""
     on = _on_device(weights)
     return lambda logits, target: _weighted_ce(logits, target, activation, on, gamma)
 
@@ -122,6 +125,7 @@ def focal(activation: str, weights: torch.Tensor | None = None, gamma: float = 2
 @LOSSES.register("bce")
 @supports("sigmoid")
 def binary_cross_entropy(activation: str, weights: torch.Tensor | None = None, **_) -> Loss:
+    """Binary cross-entropy, one-vs-rest, class-weighted."""
     on = _on_device(weights)
     return lambda logits, target: _weighted_ce(logits, target, activation, on)
 

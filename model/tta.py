@@ -19,6 +19,7 @@ VIEWS: Registry[Callable[..., View]] = Registry("TTA view")
 
 @VIEWS.register("flip")
 def flip(**_) -> View:
+    """The picture mirrored left to right."""
     return lambda images: images.flip(-1)
 
 

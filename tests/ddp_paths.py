@@ -4,7 +4,9 @@
 
 In one process group, in turn: a k-fold group, separate models, an `average_last` run with a
 disk image cache, and that run resumed for one more epoch while rank 1 cannot read a single
-checkpoint (as on a node without the shared file system). Each process writes to OUT_DIR:
+checkpoint (as on a node without the shared file system); then a run with a loss and a callback
+of custom_imports (tests/custom_extension.py), which the callback stops after its first epoch
+(rank 0 alone runs callbacks), and its resume. Each process writes to OUT_DIR:
 fill-rank<r>.txt (pictures it decoded into a disk cache), init-rank<r>.txt (per trainer made:
 a random draw right after it and the sum of its initial weights) and done-rank<r>.txt (whether
 the process group was still up after train.py's last run).
@@ -67,5 +69,9 @@ train.main(average)
 if rank == 1:
     checkpoint_files.load = blind
 train.main(["--resume", "auto", *average, "--set", "epochs=3"])
+stopped = [*args, "--set", "epochs=2", "--set", "custom_imports=['tests/custom_extension.py']", "--set",
+           "loss='test_poly1'", "--set", "callbacks=['test_stop_at_one']", "--set", "name='stopped'"]
+train.main(stopped)
+train.main(["--resume", "auto", *stopped])
 shutdown()
 record("done", str(dist.is_initialized()))

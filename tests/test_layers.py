@@ -3,7 +3,8 @@ nothing imports a script.
 
 Layers, top to bottom (a module's layer is its top folder or file):
 
-    scripts       train.py, inference.py, tune.py and tuning/ (its machinery), bench/
+    scripts       train.py, inference.py, tune.py, tuning/ (tune.py's machinery), catalog/ (train.py
+                  --list), bench/
     group         run groups (k-fold, pseudo-labelling, separate models), what trains a config
     predict       run and group folders -> (N, 18) probabilities, ensembles, submission.csv
     trainer       the registered trainers
@@ -41,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = (  # top to bottom: (layer, the top-level folders and files in it)
-    ("scripts", ("train", "inference", "tune", "tuning", "bench")),
+    ("scripts", ("train", "inference", "tune", "tuning", "catalog", "bench")),
     ("group", ("group",)),
     ("predict", ("predict",)),
     ("trainer", ("trainer",)),

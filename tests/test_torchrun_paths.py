@@ -40,7 +40,7 @@ def torchrun_runs(tiny_data, tmp_path_factory):
 
 def test_run_groups_make_one_folder_that_every_process_trains_into(torchrun_runs):
     runs, _, folders = torchrun_runs
-    assert [f.split("-")[0] for f in folders] == ["average", "kfold", "separate"]  # no rank's stray folder
+    assert [f.split("-")[0] for f in folders] == ["average", "kfold", "separate", "stopped"]  # no stray folder
     assert {"fold0", "fold1", "metrics.csv", "oof.csv"} <= {p.name for p in runs["kfold"].iterdir()}
     assert all((runs["kfold"] / f / "best.pt").is_file() for f in ("fold0", "fold1"))
     assert {"mask", "gender", "age", "metrics.csv"} <= {p.name for p in runs["separate"].iterdir()}
@@ -74,6 +74,15 @@ def test_a_run_of_two_processes_resumes_in_one_and_says_it_is_no_longer_exact(to
     err = capsys.readouterr().err
     assert "written by 2 process(es), resumed by 1" in err and "not bit-exact" in err
     assert pd.read_csv(run / "metrics.csv")["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_custom_imports_reach_every_process_and_a_callback_on_rank_0_stops_them_all_for_good(torchrun_runs):
+    runs, _, _ = torchrun_runs
+    run = runs["stopped"]
+    assert pd.read_csv(run / "metrics.csv")["epoch"].tolist() == [1]
+    log = (run / "train.log").read_text()
+    assert "resumed from" in log and log.count("stopped after epoch 1: a callback's stop") == 2
+    assert checkpoint_files.load(run / "last.pt")["stopped"] == "a callback's stop"
 
 
 def test_the_disk_cache_is_built_once_per_machine(torchrun_runs):

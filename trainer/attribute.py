@@ -15,6 +15,8 @@ from trainer.registry import register_trainer
 
 @register_trainer("attribute")
 class AttributeTrainer(BaseTrainer):
+    """One model for one attribute, `task` (mask, gender or age), monitored on its own F1."""
+
     def __init__(self, cfg):
         self.task = cfg.task
         self.heads = self.heads_of(cfg)

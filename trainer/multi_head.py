@@ -11,6 +11,8 @@ from trainer.registry import register_trainer
 
 @register_trainer("multihead")
 class MultiHeadTrainer(BaseTrainer):
+    """Mask, gender and age heads on one backbone; the 18 classes are their product."""
+
     def __init__(self, cfg):
         self.heads = self.heads_of(cfg)
         super().__init__(cfg)

@@ -10,6 +10,7 @@ from trainer.registry import register_trainer
 
 @register_trainer("single")
 class SingleHeadTrainer(BaseTrainer):
+    """One 18-class head: the competition's baseline."""
     heads = {"class": NUM_CLASSES}
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
