@@ -62,8 +62,7 @@ class BaseTrainer(CheckpointMixin):
     default_monitor = "val_f1"
 
     @classmethod
-    def heads_of(cls, cfg: Config) -> dict[str, int]:
-        """The heads a trainer of this class has under `cfg`, known before one is made."""
+    def heads_of(cls, cfg: Config) -> dict[str, int]:  # the heads under `cfg`, known before a trainer is made
         return dict(cls.heads)
 
     def __init__(self, cfg: Config):
@@ -127,8 +126,7 @@ class BaseTrainer(CheckpointMixin):
         from its last.pt; return the best epoch's metrics row.
 
         The data is read and checked before the run folder is created, so bad input leaves nothing;
-        a new folder that fails before its first checkpoint is removed again. A resumed run that is
-        complete (trainer_state.py) returns its best row at once, every file left as it is.
+        a new folder failing before its first checkpoint is removed; a complete run resumed returns at once.
         """
         cfg, self.started = self.cfg, time.perf_counter()
         saved = None  # (last.pt, its metrics rows): read by rank 0, for every process
