@@ -21,6 +21,7 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 
+from base.errors import UserError
 from data_loader.build_once import build_once
 from data_loader.datasets import image_reader
 from data_loader.demo_data import default_cache_dir
@@ -63,8 +64,7 @@ def load(files: Sequence[str], cfg, threads: int | None = None, processes: int =
         images = np.empty((len(files), height, width, 3), np.uint8)
         _fill(images, files, shrink, image_reader(cfg), threads)
         return images
-    folder = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir() / "images"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = disk_folder(cfg)
     crop = "" if cfg.face_crop == "off" else \
         f" {cfg.face_crop} {cfg.face_crop_margin} {cfg.face_crop_fallback} {cfg.image_size}"
     path = folder / f"{cache_key(files, (height, width), cfg.resize, crop)}.npy"
@@ -77,6 +77,22 @@ def load(files: Sequence[str], cfg, threads: int | None = None, processes: int =
 
     build_once(path, write)  # one builder per file, however many machines share the folder
     return np.load(path, mmap_mode="r")
+
+
+def disk_folder(cfg) -> Path:
+    """The folder disk caches live in, made if missing; one line when it cannot be made or written."""
+    folder = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir() / "images"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        problem = err.strerror or type(err).__name__
+    else:
+        problem = None if os.access(folder, os.W_OK) else "not writable"
+    if problem:
+        knob = "cache_dir" if cfg.cache_dir else "cache_dir (default: $MASK18_CACHE/images)"
+        raise UserError(f"config knob {knob}: {folder} cannot hold the disk cache ({problem}); set cache_dir to a "
+                        "writable folder, or cache='memory' or 'off'")
+    return folder
 
 
 def _fill(images: np.ndarray, files: Sequence[str], shrink: A.Compose, read, threads: int | None) -> None:

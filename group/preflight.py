@@ -16,6 +16,7 @@ import torch
 from base.callbacks import build_callbacks
 from base.config import Config
 from data_loader.face_detectors import Detector
+from data_loader.image_cache import disk_folder
 from data_loader.mixing import MIXERS
 from data_loader.transforms import build_transform
 from group.registry import runner
@@ -40,6 +41,8 @@ def check(cfg: Config) -> None:
     if cfg.face_crop != "off":
         Detector(cfg.face_crop)
     build_callbacks(cfg)  # each logger's package
+    if cfg.cache == "disk":
+        disk_folder(cfg)  # an output path: checked before the work starts
 
 
 def tta(views: list[str], args: dict | None = None) -> None:

@@ -35,6 +35,8 @@ CASES = {
     "k-fold's trainer": (["kfold=True", "trainer='multi'"], "unknown trainer 'multi'"),
     "loss_args": (["loss_args={'focal': {'gama': 3}}"], "loss 'focal' takes no argument 'gama'"),
     "tta_args": (["tta_args={'scale': {'zom': 1.2}}"], "TTA view 'scale' takes no argument 'zom'"),
+    "disk cache folder": (["cache='disk'", "cache_dir='/dev/null/cache'"],
+                          "/dev/null/cache cannot hold the disk cache (Not a directory)"),
     "face detector": (["face_crop='mediapipe'"], "face detector 'mediapipe' is not installed"),
     "tensorboard": (["tensorboard=True"], "the tensorboard package is not installed"),
 }
