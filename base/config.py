@@ -170,6 +170,11 @@ def load(experiment: str | Path | None = None, overrides: Sequence[str] = (),
 def from_dict(values: Mapping[str, Any], source: str) -> Config:
     """A saved configuration (config.json, a checkpoint); knobs added since get their defaults."""
     defaults = {k: default for k, (_, default) in schema().items()}
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:  # written by a mask18 that has knobs this one lacks
+        raise UserError(f"{source}: knob(s) {', '.join(map(repr, unknown))} unknown to this mask18: the run was saved "
+                        "by another version; use that version, or remove the knob(s) from the saved config.json "
+                        "if their default is what the run did")
     return build({**defaults, **values}, source=source)
 
 
@@ -196,9 +201,17 @@ def build(values: Mapping[str, Any], source: str, sources: Mapping[str, str] | N
                         f"below epochs ({out['epochs']}), or the backbone never trains")
     if out.get("fold", 0) >= out.get("folds", 1):
         raise UserError(f"{source}: config knob 'fold' must be below folds={out['folds']}, got {out['fold']}")
+    if out.get("custom_imports"):  # a file's path kept absolute: inference.py may run from another folder
+        out["custom_imports"] = [_absolute_file(entry) for entry in out["custom_imports"]]
     # Before any registered name of the config (trainer, loss, callbacks, ...) is looked up.
     import_all(out.get("custom_imports", ()), (sources or {}).get("custom_imports", source))
     return Config(out)
+
+
+def _absolute_file(entry: str) -> str:
+    """A custom_imports entry naming an existing .py file, as its absolute path; others as given."""
+    path = Path(entry).expanduser()
+    return str(path.resolve()) if entry.endswith(".py") and path.is_file() else entry
 
 
 def _experiment_values(path: Path, seen: tuple[Path, ...], sources: dict[str, str],
@@ -230,16 +243,21 @@ def _experiment_values(path: Path, seen: tuple[Path, ...], sources: dict[str, st
     return values
 
 
+def read_saved(path: Path) -> dict[str, Any]:
+    """The knobs of a run's config.json as written; one line when it is cut off or not a run's."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path}: not a readable config.json ({err}); it was cut off or edited by hand: restore it "
+                        "from a copy of the run, or train anew") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path}: holds no knobs (a JSON object of knob: value), so it is no run's config.json")
+    return values
+
+
 def _saved_values(path: Path, sources: dict[str, str]) -> dict[str, Any]:
     """The knobs of a run's config.json: the run's whole configuration, trained again as it was."""
-    try:
-        values = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"experiment file {path}: not a readable config.json ({err}); pass a run folder's "
-                        "config.json as train.py wrote it, or a .py experiment file") from None
-    if not isinstance(values, dict):
-        raise UserError(f"experiment file {path}: holds no knobs (a JSON object of knob: value); pass a run "
-                        "folder's config.json")
+    values = read_saved(path)
     sources.update(dict.fromkeys(values, str(path)))
     return values
 

@@ -10,7 +10,6 @@ checkpoint, must be the same file on every machine (base/distributed.py, same_ev
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -72,7 +71,7 @@ def _local_guess(now: config_lib.Config, experiment: str | None, overrides: list
     if resume:
         try:
             run = _run_folder(now, resume)
-            saved = config_lib.from_dict(json.loads((run / "config.json").read_text()), source=str(run))
+            saved = config_lib.from_dict(config_lib.read_saved(run / "config.json"), source=str(run))
             return config_lib.load(experiment, overrides, base=saved)
         except (OSError, ValueError, UserError):  # rank 0's answer, after joining, says what is wrong
             pass
@@ -95,7 +94,7 @@ def _saved_config(run: Path, experiment: str | None, overrides: list[str], force
         # Without it the run would start again from epoch 1 and overwrite the folder's best.pt.
         raise UserError(f"--resume {run}: no last.pt there, nothing to continue from; start a new run "
                         "(python train.py without --resume)")
-    saved = config_lib.from_dict(json.loads((run / "config.json").read_text()), source=str(run / "config.json"))
+    saved = config_lib.from_dict(config_lib.read_saved(run / "config.json"), source=str(run / "config.json"))
     requested = config_lib.load(experiment, overrides, base=saved)  # only what is given now changes
     risky = [k for k in saved.diff(requested) if k not in RESUMABLE]
     if risky and not force:

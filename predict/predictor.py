@@ -53,7 +53,7 @@ class RunPredictor:
 
     def __init__(self, run: Path, changes: dict):
         self.run = run
-        saved = json.loads((run / "config.json").read_text())
+        saved = config_lib.read_saved(run / "config.json")
         self.own_data = changes.get("data_dir", saved.get("data_dir")) == saved.get("data_dir")
         # The checkpoint brings the weights: never download or read the backbone's own.
         values = {**saved, "pretrained": False, "weights_file": "", **changes}

@@ -234,7 +234,23 @@ RESUME_CASES = {
                             ["no last.pt there", "start a new run"]),
     "empty last.pt": (lambda run, tmp: ["--resume", str(_emptied(run, tmp, "last.pt"))],
                       ["last.pt: an empty file (0 bytes), not a checkpoint"]),
+    "cut-off config.json": (lambda run, tmp: ["--resume", str(_cut(run, tmp, "config.json"))],
+                            ["config.json: not a readable config.json", "cut off or edited by hand"]),
+    "config.json of another version": (lambda run, tmp: ["--resume", str(_edited(run, tmp, future_knob=1))],
+                                       ["'future_knob' unknown to this mask18", "saved by another version"]),
 }
+
+
+def _cut(run, tmp, name):
+    copy = Path(shutil.copytree(run, tmp / "copy"))
+    (copy / name).write_bytes((copy / name).read_bytes()[:100])
+    return copy
+
+
+def _edited(run, tmp, **knobs):
+    copy = Path(shutil.copytree(run, tmp / "copy"))
+    _foreign(*next(iter(knobs.items())))(copy)
+    return copy
 
 
 def _emptied(run, tmp, name):
@@ -296,6 +312,10 @@ INFERENCE_CASES = {
         "best.pt: an empty file (0 bytes), not a checkpoint", "pick another run"]),
     "plain pickle as checkpoint": (None, lambda run: (run / "best.pt").write_bytes(pickle.dumps({"model": [1]})), [
         "best.pt: not a checkpoint torch.save wrote", "a plain pickle"]),
+    "cut-off config.json": (None, lambda run: (run / "config.json").write_text('{"lr": 0.00'),
+                            ["config.json: not a readable config.json"]),
+    "config.json holding no knobs": (None, lambda run: (run / "config.json").write_text("[1, 2]"),
+                                     ["config.json: holds no knobs"]),
     "repeated ImageID": (_edit_info(lambda info: pd.concat([info, info.iloc[[0]]])), None, [
         "info.csv line 30: ImageID", "repeats line 2", "delete the repeated row"]),
 }

@@ -135,3 +135,10 @@ def test_a_runs_config_json_trains_that_configuration_again(tmp_path):
     saved.write_text("{not json")
     with pytest.raises(UserError, match="not a readable config.json"):
         config_lib.load(saved)
+
+
+def test_a_saved_config_with_knobs_of_another_version_says_so():
+    saved = {**config_lib.load().to_dict(), "future_knob": 1}
+    with pytest.raises(UserError, match=r"runs/x/config.json: knob\(s\) 'future_knob' unknown to this mask18: the run "
+                                        r"was saved by another version"):
+        config_lib.from_dict(saved, source="runs/x/config.json")
