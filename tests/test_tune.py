@@ -236,20 +236,30 @@ def test_ctrl_c_marks_the_trial_failed_and_resume_runs_its_params_first(tiny_ove
 LR_ONLY = "def space(trial):\n    return {'lr': trial.suggest_float('lr', 1e-4, 1e-2, log=True)}\n"
 
 
+def _weights_of_no_model(tmp_path: Path) -> Path:
+    """A weights file the start-up checks pass (it exists) and every model refuses when built."""
+    import torch
+
+    weights = tmp_path / "other.pth"
+    torch.save({"stem.weight": torch.zeros(1)}, weights)
+    return weights
+
+
 def test_a_run_of_failed_trials_stops_the_study_in_one_line(tiny_overrides, tmp_path, capsys, monkeypatch):
     pytest.importorskip("optuna")
     from tuning import results
 
     real, drawn = results.draw, []
     monkeypatch.setattr(results, "draw", lambda *args: (drawn.append(1), real(*args)))
+    weights = _weights_of_no_model(tmp_path)
     argv = ["--space", str(_space(tmp_path, LR_ONLY)), "--trials", "50", "--max-failures", "3",
-            *_args(tiny_overrides, "backbone=no_such_net")]  # a value the space accepts and every run refuses
+            *_args(tiny_overrides, f"weights_file={str(weights)!r}")]
     with pytest.raises(SystemExit) as exit_:
         tune.main(argv)
     assert exit_.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("error: 3 trials in a row failed (--max-failures 3); the last, trial 2: config knob "
-                            "'backbone': unknown timm model 'no_such_net'")
+                            f"'weights_file': {weights} does not fit backbone 'test_resnet'")
     folder = _study(tmp_path)
     assert _trials(folder)["state"].tolist() == ["fail"] * 3
     assert len(drawn) == 1  # once, as the study stops: a failed trial changes no picture
@@ -261,8 +271,9 @@ def test_a_run_of_failed_trials_stops_the_study_in_one_line(tiny_overrides, tmp_
 
 def test_failed_trials_count_toward_trials(tiny_overrides, tmp_path, capsys):
     pytest.importorskip("optuna")
+    weights = _weights_of_no_model(tmp_path)  # the timeout only bounds the test if failures did not count
     argv = ["--space", str(_space(tmp_path, LR_ONLY)), "--trials", "2", "--max-failures", "0", "--timeout", "1",
-            *_args(tiny_overrides, "backbone=no_such_net")]  # the timeout only bounds the test if they did not
+            *_args(tiny_overrides, f"weights_file={str(weights)!r}")]
     with pytest.raises(SystemExit) as exit_:
         tune.main(argv)
     assert exit_.value.code == 2
