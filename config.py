@@ -193,8 +193,9 @@ wandb_mode: Literal["offline", "online"] = "offline"  # offline: files in <run>/
 # ---- your own code --------------------------------------------------------------------------
 # Trainers, losses, callbacks and the rest, registered by name: docs/extending.md.
 custom_imports: list[str] = []   # your modules that register them, imported before any name is looked
-                                 # up: module names (on PYTHONPATH) or paths of .py files; config.json
-                                 # keeps them, so inference.py and --resume import them too
+                                 # up: module names (on PYTHONPATH) or paths of .py files (kept as
+                                 # absolute paths); config.json keeps them, so inference.py and --resume
+                                 # import them too
 callbacks: list[str] = []        # registered callbacks to run beside the built-in ones (pictures,
                                  # summary.json, TensorBoard, W&B), in this order; one registered in
                                  # a file of trainer/ runs only where it is named here (python
@@ -203,8 +204,8 @@ callbacks: list[str] = []        # registered callbacks to run beside the built-
 # ---- inference ------------------------------------------------------------------------------
 checkpoint: Literal["best", "last", "averaged"] = "best"  # "averaged": needs average_last
 inference_batch_size: int = 128  # pictures per step when predicting (validation, inference.py)
-tta: list[str] = []              # test-time views averaged with the plain one: "flip", "scale",
-                                 # "shift", "brightness" (inference.py --tta overrides)
+tta: list[str] = []              # test-time views averaged with the plain one, e.g. ["flip"] (the names:
+                                 # python train.py --list views; inference.py --tta overrides)
 tta_args: dict[str, dict[str, Any]] = {}  # a view's own arguments, by view name, e.g. {"scale": {"zoom":
                                  # 1.2}, "shift": {"share": 0.1}, "brightness": {"gain": 1.2}}
 decision_offsets: Literal["off", "head", "class"] = "head"  # log-offsets toward rare classes fitted on

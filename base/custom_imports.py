@@ -5,8 +5,8 @@ known before any name of the configuration is looked up, in every process that b
 train.py, --resume from a run's config.json, inference.py, tune.py and its workers, and the other
 processes under torchrun (a Config sent to them imports them on arrival). An entry is a module
 name importable from sys.path (the project's folder, PYTHONPATH), or the path of a .py file (~
-expanded, relative to the current folder), imported under its file name. A module imports once
-per process. What fails is one line naming the entry.
+expanded, relative to the current folder; base/config.py keeps it absolute), imported under its
+file name. A module imports once per process. What fails is one line naming the entry.
 """
 from __future__ import annotations
 

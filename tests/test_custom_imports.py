@@ -113,3 +113,13 @@ def test_a_module_that_fails_or_clashes_names_itself(tmp_path):
     (tmp_path / "json.py").write_text("")
     with pytest.raises(Exception, match="would be module 'json', but a module of that name is imported already"):
         config_lib.load(overrides=[f"custom_imports=['{tmp_path / 'json.py'}']"])
+
+
+def test_a_relative_file_path_is_kept_absolute_for_commands_run_elsewhere(my_losses, tmp_path, monkeypatch):
+    monkeypatch.chdir(my_losses.file.parent)
+    cfg = config_lib.load(None, ["custom_imports=['my_losses.py']", "loss=test_poly1"])
+    assert cfg.custom_imports == [str(my_losses.file.resolve())]
+    monkeypatch.chdir(tmp_path)  # inference.py from another folder reads config.json's entry
+    my_losses()
+    again = config_lib.from_dict(cfg.to_dict(), source="config.json")
+    assert again.loss == "test_poly1" and "test_poly1" in LOSSES
