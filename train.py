@@ -49,15 +49,16 @@ def main(argv: list[str] | None = None) -> dict:
 
         print(listing(args.list), end="")
         return {}
-    from base import distributed  # the heavy imports: after the command line is understood
-    from group import build, preflight
-    from group.dry_run import dry_run
-
     if args.print_config:  # what the run would refuse, it refuses too
         cfg, _ = resume.resolve(args.config, args.overrides, args.resume, args.force, join=False)
+        from group import preflight  # heavy: after the knobs themselves are checked
+
         preflight.check(cfg)
         print(cli_knobs.config_text(cfg, args.diff), end="")
         return {}
+    from base import distributed  # the heavy imports: after the command line is understood
+    from group import build, preflight
+    from group.dry_run import dry_run
 
     with distributed.leave_together():
         # Under torchrun the processes join here and rank 0 decides the run for all of them.

@@ -79,15 +79,15 @@ def _run(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *argv], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-def test_print_config_reads_back_as_the_same_configuration(tmp_path):
-    done = _run("train.py", "--config", "configs/fast.py", "epochs=2", "tta=flip", "--print-config")
-    assert done.returncode == 0, done.stderr
-    (tmp_path / "resolved.py").write_text(done.stdout)
+def test_print_config_reads_back_as_the_same_configuration(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    train.main(["--config", "configs/fast.py", "epochs=2", "tta=flip", "--print-config"])
+    (tmp_path / "resolved.py").write_text(capsys.readouterr().out)
     again = config_lib.load(tmp_path / "resolved.py")
     assert again.to_dict() == {**_cfg("--config", "configs/fast.py", "epochs=2", "tta=flip").to_dict(),
                                "name": "fast"}
-    diff = _run("train.py", "epochs=2", "tta=flip", "--print-config", "--diff")
-    assert diff.stdout.splitlines()[1:] == ["epochs = 2", "tta = ['flip']"]
+    train.main(["epochs=2", "tta=flip", "--print-config", "--diff"])
+    assert capsys.readouterr().out.splitlines()[1:] == ["epochs = 2", "tta = ['flip']"]
 
 
 @pytest.mark.parametrize("script", ["train.py", "inference.py", "tune.py"])
