@@ -106,16 +106,15 @@ def _damage(folder: Path, how: str) -> str:
 
 @pytest.mark.parametrize("how", ["cut-off summary.json", "empty metrics.csv", "unreadable metrics.csv",
                                  "metrics.csv of words", "cut-off config.json", "config.json of a list"])
-def test_a_damaged_run_is_left_out_with_one_line_and_the_rest_reported(tmp_path, how):
+def test_a_damaged_run_is_left_out_with_one_line_and_the_rest_reported(tmp_path, how, capsys):
     good = _fake_run(tmp_path / "good", [0.5])
     damaged = _fake_run(tmp_path / "damaged", [0.9])
     said = _damage(damaged, how)
-    result = subprocess.run([sys.executable, "-m", "logger.report", str(good), str(damaged)], cwd=ROOT,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    (note,) = result.stderr.strip().splitlines()
+    report.main([str(good), str(damaged)])  # in-process: test_no_run_to_report_is_an_error_line runs the module
+    out, err = capsys.readouterr()
+    (note,) = err.strip().splitlines()
     assert note.startswith(f"skipped {damaged}: {damaged}/") and said in note, note
-    assert [line.split()[0] for line in _lines(result.stdout)[2:]] == ["good"]
+    assert [line.split()[0] for line in _lines(out)[2:]] == ["good"]
 
 
 def test_only_damaged_runs_is_an_error_after_the_notes(tmp_path, capsys):
