@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from torch import nn
 
 from base import config as config_lib
 from base.errors import UserError
 from base.monitor import Monitor, MonitoredGroup
+from base.optim import Schedule
 from group.registry import runner
 from model.metric import validation_metrics
 from trainer import get_trainer
@@ -115,3 +118,14 @@ def test_a_nan_beats_nothing_and_falls_to_any_number():
     assert monitor.stale(_rows([math.nan, 0.2])) == 0
     assert sorted([math.nan, 0.1], key=monitor.order)[0] == 0.1
 
+
+
+def test_the_plateau_schedule_asks_the_monitor_what_is_better():
+    cfg = _cfg(lr=1.0, scheduler="plateau", plateau_patience=0, step_gamma=0.5, warmup_epochs=0.0)
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    schedule = Schedule(opt, cfg, 1, Monitor("val_loss", "min"))
+    lrs = []
+    for loss in (1.0, 0.9, math.nan, 0.95):  # a lower loss is better; a NaN is skipped
+        schedule.epoch_end(loss)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == [1.0, 1.0, 1.0, 0.5]
