@@ -50,7 +50,7 @@ class MonitoredGroup(Monitored):
 class Monitor:
     metric: str = "val_f1"
     mode: str = "max"  # "max" or "min"
-    min_delta: float = 0.0  # early stopping's least gain; best.pt takes any
+    min_delta: float = 0.0  # the gain early stopping asks more than; best.pt takes any gain
 
     @classmethod
     def of(cls, cfg: Mapping, runner: type[Monitored]) -> Monitor:
