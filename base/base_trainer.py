@@ -1,10 +1,10 @@
 """BaseTrainer: the engineering of training, shared by every experiment.
 
-It owns the loop, devices (and DDP under torchrun), mixed precision, accumulation, clipping,
-EMA, the optimizer and schedule, validation, checkpoints, resume, early stopping and
-metrics.csv. The class is the loop and its hooks; each piece lives beside it, in base/: the data
-(training_data.py), updates (update.py), the evaluation pass (evaluation.py), metrics.csv and the
-best epoch (epoch_metrics.py), checkpoints (trainer_state.py, checkpoint_files.py), the time limit
+It owns the loop, devices (and DDP under torchrun), mixed precision, accumulation, clipping, EMA,
+the optimizer and schedule, validation, checkpoints, resume, early stopping and metrics.csv. The
+class is the loop and its hooks; each piece lives beside it, in base/: the data (training_data.py),
+updates (update.py), the evaluation pass (evaluation.py), metrics.csv (epoch_metrics.py) and the
+best epoch (monitor.py), checkpoints (trainer_state.py, checkpoint_files.py), the time limit
 (time_budget.py), weight averaging (weight_average.py); a new feature lands there too. Callbacks
 (callbacks.py) watch it: logger/ registers the pictures, summary.json, TensorBoard and W&B.
 A subclass holds the science in a few hooks:
@@ -14,6 +14,7 @@ A subclass holds the science in a few hooks:
     loss(outputs, targets)        optional; by default the weighted sum of each head's
                                   configured loss; targets = {head: (N, C) probability rows}
     build_model(), training_table(table), split_tables()   optional
+    auto_monitor(cfg)             classmethod: what monitor="auto" means (base/monitor.py)
 
 Every model hands the rest of the system (N, 18) probabilities, so metrics, submissions and
 ensembles never need to know about heads.
@@ -39,6 +40,7 @@ from base.config import Config
 from base.device import configure_cudnn, seed_everything, seed_process
 from base.epoch_progress import SYNC_EVERY, EpochProgress
 from base.errors import UserError
+from base.monitor import Monitor, Monitored
 from base.optim import build_optimizer, head_lr
 from base.run_dir import setup_logging
 from base.time_budget import TimeBudget
@@ -57,9 +59,8 @@ from model.metric import validation_metrics
 from model.model import FaceClassifier
 
 
-class BaseTrainer(CheckpointMixin):
+class BaseTrainer(CheckpointMixin, Monitored):
     heads: dict[str, int] = {}
-    default_monitor = "val_f1"
 
     @classmethod
     def heads_of(cls, cfg: Config) -> dict[str, int]:  # the heads under `cfg`, known before a trainer is made
@@ -67,7 +68,7 @@ class BaseTrainer(CheckpointMixin):
 
     def __init__(self, cfg: Config):
         self.cfg, self.run, self.updater = cfg, None, None
-        self.monitor = epoch_metrics.monitored(cfg.monitor, self.default_monitor)
+        self.monitor = Monitor.of(cfg, type(self))
         self.specs = head_specs(cfg, self.heads)  # checks the head knobs now; fit() adds class weights
         self.mixer = BatchMixer(cfg.mix, cfg.mix_prob, cfg.mix_alpha, cfg.seed)
         self.device, self.world = distributed.join(cfg.device, cfg.ddp_backend)  # torchrun: cuda:LOCAL_RANK
@@ -168,7 +169,7 @@ class BaseTrainer(CheckpointMixin):
                 self.average_last_epochs(train_loader, val_loader)
         best = self.best_row()
         self.callbacks.on_fit_end(self, best)
-        self.log.info(f"best {self.monitor} {best[self.monitor]:.4f} at epoch {best['epoch']} "
+        self.log.info(f"best {self.monitor.metric} {best[self.monitor.metric]:.4f} at epoch {best['epoch']} "
                       f"(val_f1 {best['val_f1']:.4f}); next: python inference.py --run {shlex.quote(str(self.run))}")
         return best
 
@@ -180,7 +181,7 @@ class BaseTrainer(CheckpointMixin):
     def build_updater(self) -> None:
         """Optimizer, schedule, AMP, EMA; the model DDP-wrapped and compiled for training."""
         self.updater = build_updater(self.model, self.cfg, self.device, self.world, self.steps_per_epoch,
-                                     self.build_optimizer())
+                                     self.monitor, self.build_optimizer())
         self.train_model = self.updater.train_model  # base/update.py
 
     def train_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader, start: int) -> None:
@@ -249,13 +250,11 @@ class BaseTrainer(CheckpointMixin):
 
     def end_epoch(self, row: dict) -> None:
         """Record the epoch: metrics.csv first, then best.pt and last.pt (so a resume never repeats rows)."""
-        cfg = self.cfg
-        value = row[self.monitor]
-        improved = epoch_metrics.improves(value, self.best, cfg.monitor_mode)
+        cfg, value = self.cfg, row[self.monitor.metric]
+        improved = self.monitor.better(value, self.best)
         self.best = value if improved else self.best
         self.history.append(row)
-        self.stale = epoch_metrics.stale_epochs(self.history, self.monitor, cfg.monitor_mode, cfg.min_delta)
-        self.progress = None
+        self.stale, self.progress = self.monitor.stale(self.history), None
         self.updater.schedule.epoch_end(value)
         # Under time_limit_minutes, the schedule is re-planned to the epochs that fit at the recent pace.
         replanned = self.budget and self.budget.fit_schedule(self.updater.schedule, row["epoch"], cfg.epochs,
@@ -275,7 +274,7 @@ class BaseTrainer(CheckpointMixin):
         self.callbacks.on_epoch_end(self, row, improved, self.val_probs)
         self.record_stop(row["epoch"])  # a callback's stop(), kept in last.pt (base/trainer_state.py)
         if cfg.patience and self.stale >= cfg.patience:
-            self.log.info(epoch_metrics.early_stop_line(self.monitor, cfg.patience, cfg.min_delta))
+            self.log.info(self.monitor.early_stop_line(cfg.patience))
 
     def average_last_epochs(self, train_loader: BaseDataLoader, val_loader: BaseDataLoader) -> dict | None:
         """averaged.pt: the mean of the last `average_last` epochs' validated weights, batch norm
@@ -297,4 +296,4 @@ class BaseTrainer(CheckpointMixin):
 
     def best_row(self) -> dict:
         """The metrics row of the best epoch by the monitored metric (NaNs before any epoch)."""
-        return epoch_metrics.best_row(self.history, self.monitor, self.cfg.monitor_mode)
+        return self.monitor.best_row(self.history)

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from base.errors import UserError
+from base.monitor import Monitor
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
@@ -111,8 +112,8 @@ class Schedule:
     """Sets the optimizer's lr; call `update()` after every optimizer step and
     `epoch_end(metric)` after every epoch (plateau reads the monitored metric there)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, cfg, updates_per_epoch: int, mode: str = "max"):
-        self.optimizer, self.cfg, self.mode = optimizer, cfg, mode
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg, updates_per_epoch: int, monitor: Monitor | None = None):
+        self.optimizer, self.cfg, self.monitor = optimizer, cfg, monitor or Monitor()  # "plateau": what is better
         self.per_epoch = cfg.scheduler_interval == "epoch"
         self.updates_per_epoch = max(1, updates_per_epoch)
         self.unit = 1 if self.per_epoch else self.updates_per_epoch  # shape ticks per epoch
@@ -169,7 +170,7 @@ class Schedule:
 
     def epoch_end(self, metric: float | None = None) -> None:
         if self.cfg.scheduler == "plateau" and metric is not None and not math.isnan(metric):
-            better = self.best is None or (metric > self.best if self.mode == "max" else metric < self.best)
+            better = self.monitor.better(metric, self.best)
             self.best, self.bad_epochs = (metric, 0) if better else (self.best, self.bad_epochs + 1)
             if self.bad_epochs > self.cfg.plateau_patience:
                 self.plateau_factor *= self.cfg.step_gamma

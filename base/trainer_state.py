@@ -108,8 +108,8 @@ class CheckpointMixin:
         if cfg.epochs == done:
             return f"all {_epochs(done)} are trained; raise epochs to train more"
         if cfg.patience and state.get("stale", 0) >= cfg.patience:
-            return (f"it stopped early (no better {self.monitor} for {cfg.patience} epochs); raise patience, or set it "
-                    "to 0, to train more")
+            return (f"it stopped early (no better {self.monitor.metric} for {cfg.patience} epochs); raise patience, "
+                    "or set it to 0, to train more")
         plan = state.get("scheduler") or {}  # a plan the time limit cut short, kept unless the knobs change it
         kept = plan.get("planned_epochs") == cfg.epochs and \
             state.get("config", {}).get("time_limit_minutes", 0) == cfg.time_limit_minutes

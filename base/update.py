@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from base.distributed import World
 from base.errors import UserError
+from base.monitor import Monitor
 from base.optim import Schedule, build_optimizer
 
 
@@ -151,10 +152,10 @@ class Updater:
 
 
 def build_updater(model: nn.Module, cfg, device: torch.device, world: World, steps_per_epoch: int,
-                  optimizer: torch.optim.Optimizer | None = None) -> Updater:
+                  monitor: Monitor, optimizer: torch.optim.Optimizer | None = None) -> Updater:
     """Optimizer (`optimizer`, else the configured one), schedule (counted in updates of
-    `accumulate_steps` batches), AMP and EMA of `model`; the Updater's train_model is `model`
-    DDP-wrapped under torchrun and compiled when `compile` is on."""
+    `accumulate_steps` batches; "plateau" asks `monitor` what is better), AMP and EMA of `model`;
+    the Updater's train_model is `model` DDP-wrapped under torchrun and compiled when `compile` is on."""
     train_model = model
     if world.enabled:
         ids = [device.index] if device.type == "cuda" else None
@@ -162,5 +163,5 @@ def build_updater(model: nn.Module, cfg, device: torch.device, world: World, ste
     if cfg.compile:
         train_model = torch.compile(train_model)
     optimizer = optimizer or build_optimizer(model, cfg)
-    schedule = Schedule(optimizer, cfg, -(-steps_per_epoch // cfg.accumulate_steps), cfg.monitor_mode)
+    schedule = Schedule(optimizer, cfg, -(-steps_per_epoch // cfg.accumulate_steps), monitor)
     return Updater(model, train_model, optimizer, schedule, cfg, device, steps_per_epoch)

@@ -32,8 +32,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     best = None
     for row, spent in zip(trainer.history, callbacks.epoch_seconds, strict=True):
-        value = row[trainer.monitor] * (1 if cfg.monitor_mode == "max" else -1)
-        improved = best is None or value > best
+        value = row[trainer.monitor.metric]
+        improved = trainer.monitor.better(value, best)
         best = value if improved else best
         print(f"| {row['epoch']} | {'*' if improved else ''} | {row['seconds']:.1f} s | {spent:.2f} s "
               f"| {spent / row['seconds']:.1%} |")

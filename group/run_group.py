@@ -6,8 +6,9 @@
     <group>/<member>/     ordinary run folders (or groups themselves)
 
 A subclass names its members (`plan`), gives each its configuration (`member_config`, which may
-prepare files the member needs) and says how the group is validated (`validation`). Resuming a
-group resumes its members in order; finished members return at once.
+prepare files the member needs) and says how the group is validated (`validation`). The group's
+own row is judged by val_f1, or by the column `monitor` names when the row has it
+(base/monitor.py). Resuming a group resumes its members in order; finished members return at once.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from base import distributed, run_dir
 from base.atomic import write_csv, write_text
 from base.config import Config
 from base.group_file import write_group
+from base.monitor import Monitor, MonitoredGroup
 from base.run_dir import setup_logging
 from data_loader.split import load_split
 from group.registry import build
@@ -33,12 +35,12 @@ from model.metric import validation_metrics
 from predict import predictor
 
 
-class RunGroup:
+class RunGroup(MonitoredGroup):
     kind = "group"
     combine = "mean"
 
     def __init__(self, cfg: Config):
-        self.cfg = cfg
+        self.cfg, self.monitor = cfg, Monitor.of(cfg, type(self))
 
     def plan(self) -> list[str]:
         """Member folder names, in training order."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from base.config import Config
+from base.monitor import Monitor, Monitored
 from group.run_group import RunGroup
 from model.heads import ATTRIBUTES, attribute_heads, head_specs
 from trainer.registry import register_trainer
@@ -34,6 +35,6 @@ class SeparateModels(RunGroup):
 
     def member_config(self, name: str, group: Path) -> Config:
         # An 18-class metric says nothing about one attribute: each model keeps its own best epoch.
-        joint = ("auto", "val_f1", "val_acc", "val_f1_train_labels")
-        monitor = "auto" if self.cfg.monitor in joint else self.cfg.monitor
+        joint = Monitor.of(self.cfg, Monitored).joint  # the metric as one model of this config would read it
+        monitor = "auto" if joint else self.cfg.monitor
         return self.cfg.replace(trainer="attribute", task=name, name=name, monitor=monitor)

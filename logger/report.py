@@ -8,9 +8,11 @@
 Columns: run, trainer, backbone, loss, the knobs whose values differ between the runs of a block,
 the best epoch's validation macro F1 (18-class, mask, gender, age), best epoch / epochs done and
 wall time; --columns picks others (any metrics.csv column, at the best epoch, or any knob).
-Runs are ranked by the metric each one monitored (its config's `monitor`; "auto" = val_f1,
-val_f1_<task> for an "attribute" run), in its `monitor_mode`, only against runs validated on the
-same persons and labels with the same metric: other runs are another block, with its own heading.
+Runs are ranked by the metric each one monitored (its config's `monitor`; for "auto" what its
+summary.json says the trainer made of it: val_f1, val_f1_<task> for an "attribute" run), in its
+`monitor_mode`; a run group by its validation row: the monitored column when the row has it, else
+val_f1 (max). A run is ranked only against runs validated on the same persons and labels with the
+same metric: other runs are another block, with its own heading.
 On a terminal the table fits its width (the columns left out are named); --csv writes them all.
 Reads only config.json, metrics.csv, group.json and summary.json, so it works on runs still
 training; a run whose files are damaged is left out with one line naming the file.

@@ -18,6 +18,7 @@ import pandas as pd
 from base import config as config_lib
 from base.epoch_metrics import METRICS
 from base.errors import UserError
+from base.monitor import Monitor, Monitored, MonitoredGroup
 from logger.fingerprint import validation_data, validation_persons
 
 
@@ -80,33 +81,37 @@ def read_run(folder: Path) -> dict:
     if not isinstance(cfg["monitor"], str) or cfg["monitor_mode"] not in ("max", "min"):
         raise Damaged(folder / "config.json", "has no valid monitor / monitor_mode; it was not written by train.py")
     metrics = _metrics(folder / "metrics.csv")
-    monitor = monitored(cfg, metrics.columns)
-    scored = metrics.dropna(subset=[monitor]) if monitor in metrics else metrics.iloc[:0]
-    best = {}
-    if len(scored):
-        best = scored.loc[scored[monitor].idxmax() if cfg["monitor_mode"] == "max" else scored[monitor].idxmin()]
-        best = best.to_dict()
-    group = _json(folder / GROUP_FILE, dict) if (folder / GROUP_FILE).is_file() else {}
+    is_group = (folder / GROUP_FILE).is_file()
+    group = _json(folder / GROUP_FILE, dict) if is_group else {}
+    summary = _json(folder / "summary.json", dict) if (folder / "summary.json").is_file() else {}
+    monitor = monitored(folder, cfg, summary, is_group)
+    scored = metrics.dropna(subset=[monitor.metric]) if monitor.metric in metrics else metrics.iloc[:0]
+    best = monitor.best_row(scored.to_dict("records")) if len(scored) else {}
     members = group.get("members", [])
     if members:  # a group has no best epoch of its own; epochs done: its longest member's
         done = max((len(_metrics(folder / str(name) / "metrics.csv")) for name in members), default=0)
         epochs = f"-/{done}"
     else:
         epochs = f"{int(best['epoch']) if _finite(best.get('epoch')) else '-'}/{len(metrics)}"
-    summary = _json(folder / "summary.json", dict) if (folder / "summary.json").is_file() else {}
     wall = summary.get("wall_seconds")
     if not _finite(wall):
         wall = float(metrics["seconds"].sum()) if "seconds" in metrics else math.nan
-    return {"run": folder.name, "config": cfg, "monitor": monitor, "mode": cfg["monitor_mode"],
-            "value": float(best.get(monitor, math.nan)), "best": best, "epochs": epochs, "wall": wall,
+    return {"run": folder.name, "config": cfg, "monitor": monitor,
+            "value": float(best.get(monitor.metric, math.nan)), "best": best, "epochs": epochs, "wall": wall,
             "persons": validation_persons(cfg), "data": validation_data(cfg)}
 
 
-def monitored(cfg: dict, columns) -> str:
-    """The metric a run picked its best epoch by (a group's combined row: val_f1 unless it has the monitored)."""
-    if cfg["monitor"] != "auto":
-        return cfg["monitor"] if cfg["monitor"] in columns else "val_f1"
-    return f"val_f1_{cfg['task']}" if cfg["trainer"] == "attribute" else "val_f1"
+def monitored(folder: Path, cfg: dict, summary: dict, is_group: bool) -> Monitor:
+    """What a run or run group was judged by (base/monitor.py): a group by its one validation row;
+    a run by the metric its summary.json says it monitored, which is what its trainer made of
+    "auto" (before the first epoch ends, "auto" reads as val_f1)."""
+    recorded = summary.get("monitor") if not is_group and cfg["monitor"] == "auto" else None
+    knobs = {**cfg, "monitor": recorded} if isinstance(recorded, str) else cfg
+    try:
+        return Monitor.of(knobs, MonitoredGroup if is_group else Monitored)
+    except UserError:
+        where = folder / ("config.json" if knobs is cfg else "summary.json")
+        raise Damaged(where, f"names {knobs['monitor']!r} as the monitored metric, which is none") from None
 
 
 def _json(path: Path, kind: type):

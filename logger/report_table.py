@@ -37,8 +37,8 @@ class Block:
     @property
     def score(self) -> str:
         """The column of the metric its runs are ranked by."""
-        monitor = self.runs[0]["monitor"]
-        return next((short for short, column in SCORES.items() if column == monitor), monitor)
+        metric = self.runs[0]["monitor"].metric
+        return next((short for short, column in SCORES.items() if column == metric), metric)
 
 
 def blocks(runs: list[dict]) -> list[Block]:
@@ -52,22 +52,21 @@ def blocks(runs: list[dict]) -> list[Block]:
 
 def _compares_by(run: dict) -> tuple:
     """What must be equal for two runs' values to be ranked together."""
-    cfg, monitor = run["config"], run["monitor"]
-    scale = tuple((k, json.dumps(cfg.get(k), sort_keys=True)) for k in LOSS_SCALE) if "loss" in monitor else ()
-    if monitor.endswith("_train_labels"):  # scored against the training labels, which age_thresholds draw
+    cfg, metric = run["config"], run["monitor"].metric
+    scale = tuple((k, json.dumps(cfg.get(k), sort_keys=True)) for k in LOSS_SCALE) if "loss" in metric else ()
+    if metric.endswith("_train_labels"):  # scored against the training labels, which age_thresholds draw
         scale += (("age_thresholds", json.dumps(cfg.get("age_thresholds"))),)
-    return monitor, run["mode"], run["persons"], run["data"], scale
+    return str(run["monitor"]), run["persons"], run["data"], scale
 
 
 def _shares(key: tuple) -> str:
-    monitor, mode, persons, data, scale = key
+    monitor, persons, data, scale = key
     same = "; " + ", ".join(f"{k} {json.loads(v)}" for k, v in scale) if scale else ""
-    return f"validated on {persons}, data {data}{same}: best first by {monitor} ({mode})"
+    return f"validated on {persons}, data {data}{same}: best first by {monitor}"
 
 
 def _rank(run: dict) -> tuple:
-    value = run["value"]
-    return math.isnan(value), 0 if math.isnan(value) else -value if run["mode"] == "max" else value
+    return run["monitor"].order(run["value"])
 
 
 def differing_knobs(configs: list[dict]) -> list[str]:

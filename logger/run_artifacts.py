@@ -111,9 +111,10 @@ class RunArtifacts(Callback):
     def draw_curves(self, trainer) -> None:
         history = pd.DataFrame(trainer.history)
         f1_columns = [f"val_f1_{a}" if a else "val_f1" for a in self.scored]
-        if trainer.monitor.startswith("val_f1") and trainer.monitor not in f1_columns:
-            f1_columns.append(trainer.monitor)
-        fig = plots.curves(history, f1_columns, trainer.monitor, int(trainer.best_row()["epoch"]))
+        monitor = trainer.monitor.metric
+        if monitor.startswith("val_f1") and monitor not in f1_columns:
+            f1_columns.append(monitor)
+        fig = plots.curves(history, f1_columns, monitor, int(trainer.best_row()["epoch"]))
         plots.save_png(fig, self.run / "curves.png")
 
 

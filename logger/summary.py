@@ -40,7 +40,7 @@ class RunSummary:
         best = trainer.best_row() if trainer.history else {}
         summary = {
             "run": self.run.name, "trainer": self.cfg.trainer, "backbone": self.cfg.backbone,
-            "monitor": trainer.monitor, "monitor_mode": self.cfg.monitor_mode,
+            "monitor": trainer.monitor.metric, "monitor_mode": trainer.monitor.mode,
             "best_epoch": best.get("epoch"), "best": best,
             "epochs_done": len(trainer.history), "epochs": self.cfg.epochs, "finished": finished,
             "wall_seconds": round(wall, 2), "train_images": images,

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 import train
-from base.epoch_metrics import stale_epochs
+from base.monitor import Monitor
 
 
 def _rows(values):
@@ -15,14 +15,14 @@ def _rows(values):
 
 def test_a_gain_of_min_delta_or_less_is_not_progress():
     history = _rows([0.50, 0.505, 0.509, 0.52])
-    assert stale_epochs(history, "val_f1", "max") == 0  # every epoch a little better
-    assert stale_epochs(history[:3], "val_f1", "max", min_delta=0.01) == 2  # +0.005, +0.009: not enough
-    assert stale_epochs(history, "val_f1", "max", min_delta=0.01) == 0  # 0.52 beats 0.50 by 0.02
+    assert Monitor("val_f1", "max").stale(history) == 0  # every epoch a little better
+    assert Monitor("val_f1", "max", 0.01).stale(history[:3]) == 2  # +0.005, +0.009: not enough
+    assert Monitor("val_f1", "max", 0.01).stale(history) == 0  # 0.52 beats 0.50 by 0.02
     losses = _rows([1.0, 0.95, 0.949, 0.9])
-    assert stale_epochs(losses, "val_f1", "min", min_delta=0.02) == 0
-    assert stale_epochs(losses[:3], "val_f1", "min", min_delta=0.02) == 1  # 0.95 beat 1.0 by 0.05, 0.949 not
-    assert stale_epochs(losses[:3], "val_f1", "min", min_delta=0.06) == 2
-    assert stale_epochs(_rows([0.5, math.nan, 0.4]), "val_f1", "max") == 2  # a diverged epoch is no progress
+    assert Monitor("val_f1", "min", 0.02).stale(losses) == 0
+    assert Monitor("val_f1", "min", 0.02).stale(losses[:3]) == 1  # 0.95 beat 1.0 by 0.05, 0.949 not
+    assert Monitor("val_f1", "min", 0.06).stale(losses[:3]) == 2
+    assert Monitor("val_f1", "max").stale(_rows([0.5, math.nan, 0.4])) == 2  # a diverged epoch is no progress
 
 
 def test_patience_with_min_delta_stops_the_run(tiny_overrides, tmp_path, capsys):

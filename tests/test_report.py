@@ -145,6 +145,18 @@ def test_runs_validated_on_other_persons_or_by_another_metric_are_other_blocks(t
     assert shares["mask"].endswith("best first by val_f1_mask (max)")
 
 
+def test_a_run_is_ranked_as_its_summary_recorded_and_a_group_by_its_validation_row(tmp_path):
+    mask = _fake_run(tmp_path / "mask", [0.5, 0.9], trainer="attribute", task="mask")
+    summary = json.loads((mask / "summary.json").read_text())
+    (mask / "summary.json").write_text(json.dumps({**summary, "monitor": "val_f1_mask"}))  # what "auto" meant
+    group = _fake_run(tmp_path / "kfold", [0.8], kfold=True, monitor="val_loss", monitor_mode="min")
+    (group / "group.json").write_text(json.dumps({"kind": "kfold", "combine": "mean", "members": []}))
+    frame = report.main([str(mask), str(group)])
+    shares = dict(zip(frame["run"], frame["compared_on"], strict=True))
+    assert shares["mask"].endswith("best first by val_f1_mask (max)")
+    assert shares["kfold"].endswith("best first by val_f1 (max)")  # the group's row holds no loss
+
+
 def test_runs_ranked_by_a_loss_compare_only_at_one_loss_scale(tmp_path):
     _fake_run(tmp_path / "ce", [0.5], monitor="val_loss", monitor_mode="min")
     _fake_run(tmp_path / "smooth", [0.9], monitor="val_loss", monitor_mode="min", label_smoothing=0.2)

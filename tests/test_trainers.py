@@ -51,8 +51,9 @@ def test_separate_models_train_into_one_group_and_combine(tiny_overrides, tiny_d
 def test_attribute_model_monitors_its_own_attribute(tiny_cfg):
     from trainer import get_trainer
 
-    assert get_trainer("attribute")(tiny_cfg.replace(trainer="attribute", task="gender")).monitor == "val_f1_gender"
-    assert get_trainer("single")(tiny_cfg).monitor == "val_f1"
+    gender = tiny_cfg.replace(trainer="attribute", task="gender")
+    assert get_trainer("attribute")(gender).monitor.metric == "val_f1_gender"
+    assert get_trainer("single")(tiny_cfg).monitor.metric == "val_f1"
 
 
 def test_training_thresholds_change_training_labels_not_scoring(tiny_overrides, tmp_path):

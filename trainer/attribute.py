@@ -20,7 +20,6 @@ class AttributeTrainer(BaseTrainer):
     def __init__(self, cfg):
         self.task = cfg.task
         self.heads = self.heads_of(cfg)
-        self.default_monitor = self.monitor_default(cfg)
         super().__init__(cfg)
 
     @classmethod
@@ -28,8 +27,7 @@ class AttributeTrainer(BaseTrainer):
         return attribute_heads(cfg, (cfg.task,))
 
     @classmethod
-    def monitor_default(cls, cfg) -> str:
-        """What monitor="auto" means for a config of this trainer (the tuner asks before building one)."""
+    def auto_monitor(cls, cfg) -> str:
         return f"val_f1_{cfg.task}"
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:

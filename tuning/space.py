@@ -21,9 +21,9 @@ from typing import Any
 
 from base import config as config_lib
 from base.errors import UserError
+from base.monitor import Monitor
 from group import preflight
 from group.registry import runner
-from group.run_group import RunGroup
 from logger.fingerprint import LOSS_SCALE, validation_persons
 
 Space = Callable[[Any], Mapping[str, Any]]
@@ -42,15 +42,9 @@ FIXED = {"seed": "picks the validation persons", "folds": "picks the validation 
 def scored_by(cfg: config_lib.Config) -> dict:
     """What a trial of `cfg` reports as its score: the metric and direction, the persons it is
     measured on, and for a loss the knobs that set its scale."""
-    trainer = runner(cfg)
-    if issubclass(trainer, RunGroup):
-        metric = "val_f1"  # a group reports its own validation row (tuning/trial.py)
-    elif cfg.monitor != "auto":
-        metric = cfg.monitor
-    else:
-        metric = trainer.monitor_default(cfg) if hasattr(trainer, "monitor_default") else trainer.default_monitor
-    scale = {k: cfg[k] for k in LOSS_SCALE} if "loss" in metric else {}
-    return {"metric": f"{metric} ({cfg.monitor_mode})", "persons": validation_persons(cfg), "scale": scale}
+    monitor = Monitor.of(cfg, runner(cfg))  # a group: its own validation row (tuning/trial.py)
+    scale = {k: cfg[k] for k in LOSS_SCALE} if "loss" in monitor.metric else {}
+    return {"metric": str(monitor), "persons": validation_persons(cfg), "scale": scale}
 
 
 def load(path: str | Path) -> Space:

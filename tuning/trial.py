@@ -70,11 +70,11 @@ def run(trial, space, settings: Settings, study_dir: Path) -> Outcome:
             changes["time_limit_minutes"] = settings.trial_minutes
         cfg = cfg.replace(**changes)
         trainer = build(cfg)
-        monitor = getattr(trainer, "monitor", "val_f1")
+        monitor = trainer.monitor.metric  # a run group's: its own validation row's
         if hasattr(trainer, "extra_callbacks"):
             trainer.extra_callbacks.append(PruningReporter(trial, monitor))
         best = trainer.fit(folder)
-        value = float(best.get(monitor, best.get("val_f1", math.nan)))
+        value = float(best.get(monitor, math.nan))
         stopped = getattr(trainer, "stop_reason", None)
         trial.set_user_attr("epochs", len(getattr(trainer, "history", [])) or None)  # None: a run group
         trial.set_user_attr("best_epoch", best.get("epoch"))

@@ -24,7 +24,9 @@ from datetime import datetime
 from pathlib import Path
 
 from base.errors import UserError
+from base.monitor import Monitor
 from base.repeating import repeating
+from group.registry import runner
 from tuning import engine, results
 from tuning import space as space_lib
 from tuning import trial as trial_lib
@@ -47,7 +49,7 @@ def ask_lock(study_dir: Path) -> Iterator[None]:
 def open_study(settings: Settings, study_dir: Path, worker: int = 0, create: bool = False, storage=None):
     opt = engine.optuna()
     base = settings.base_config
-    direction = "maximize" if base.monitor_mode == "max" else "minimize"
+    direction = "maximize" if Monitor.of(base, runner(base)).mode == "max" else "minimize"
     storage = storage or engine.storage(settings.storage, study_dir)
     kwargs = {"study_name": settings.study_name, "storage": storage,
               "sampler": engine.sampler(settings.sampler, base.seed),
